@@ -1,0 +1,3 @@
+export * from './labels.js';
+export * from './samples.js';
+export * from './events.js';
