@@ -11,7 +11,7 @@ import {
   readNabResultsFile,
   type NabSeries,
   type NabWindow,
-} from './results-format.js';
+} from '../../shared/codecs/nab-csv.js';
 import type { CostMatrix, ScoredSeries } from './scorer.js';
 
 /** The repository root (this file sits in benchmarks/nab/). */

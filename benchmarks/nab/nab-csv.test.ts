@@ -14,7 +14,7 @@ import {
   readNabResultsFile,
   roundNabScores,
   windowLabels,
-} from './results-format.js';
+} from '../../shared/codecs/nab-csv.js';
 
 describe('NAB timestamps', () => {
   it('parse as UTC', () => {

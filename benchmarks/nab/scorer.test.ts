@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadDetectorResults, loadNabCorpus } from './corpus.js';
 import { nabDirForTests } from './nab-dir.js';
-import type { NabWindow } from './results-format.js';
+import type { NabWindow } from '../../shared/codecs/nab-csv.js';
 import {
   bestThreshold,
   NAB_PROFILES,

@@ -2,7 +2,7 @@
 // TypeScript, so the NAB benchmark scores a detector the way the published scoreboard does.
 // Pure math over typed arrays: rows in, per-threshold scores out; files are read elsewhere.
 
-import type { NabWindow } from './results-format.js';
+import type { NabWindow } from '../../shared/codecs/nab-csv.js';
 
 /** One profile's weights (config/profiles.json `CostMatrix`; tnWeight is unused by NAB). */
 export interface CostMatrix {

@@ -1,11 +1,11 @@
-// NAB file formats at the edge of the NAB benchmark and of `foreshock replay --nab`: data CSVs
+// NAB file formats, for the NAB benchmark and `foreshock replay --nab`: data CSVs
 // (`timestamp,value`), results CSVs (`timestamp,value,anomaly_score,label`) and the labelled
 // windows of labels/combined_windows.json. Parsing and formatting are pure; the few file
 // helpers at the end only add fs around them.
 
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { BadRequestError } from '../../shared/errors/index.js';
+import { BadRequestError } from '../errors/index.js';
 
 /** One NAB series: rows in file order, time in ms since the epoch (UTC). */
 export interface NabSeries {
