@@ -1,0 +1,32 @@
+// Public surface of the wire codecs: what receivers, ingest and the detector's Kafka glue
+// use to turn bodies and topic messages into samples and back.
+
+export { snappyCompress, snappyDecompress, snappyMaxCompressedLength, snappyUncompressedLength } from './snappy.js';
+export { ProtoReader, ProtoWriter } from './protobuf.js';
+export {
+  decodeWriteRequest,
+  encodeWriteRequest,
+  isStaleMarker,
+  METRIC_TYPES,
+  STALE_NAN,
+  STALE_NAN_BITS,
+  type MetricMetadataType,
+  type RemoteWriteMetadata,
+  type RemoteWriteSeries,
+  type WriteRequest,
+  type WriteRequestInput,
+} from './remote-write.js';
+export * from './raw-envelope.js';
+export {
+  formatLineProtocol,
+  parseLineProtocol,
+  type FieldType,
+  type FieldValue,
+  type LineProtocolError,
+  type LineProtocolPoint,
+  type LineProtocolPointInput,
+  type ParseResult,
+  type Precision,
+} from './line-protocol.js';
+export { decodeSampleBatch, encodeSampleBatch, SAMPLE_BATCH_VERSION, type DecodeSampleBatchOptions } from './sample-batch.js';
+export * from './nab-csv.js';
