@@ -1,0 +1,19 @@
+// Public surface of the detector engine (pure math: numbers and typed arrays in, numbers out).
+
+export {
+  DetectorEngine, MAX_ABS_VALUE, FIRED_EWMA, FIRED_HOLT, FIRED_ROBUST, FIRED_SEASONAL, FIRED_STALE, FIRED_ZSCORE,
+  type DetectorEngineOptions, type EngineOutputs, type SlotSnapshot,
+} from './detector-engine.js';
+export {
+  DEFAULT_DETECTOR_PARAMS, MAX_WINDOW, MIN_WINDOW, paramsFromConfig, resolveDetectorParams, validateDetectorParams,
+  type DetectorConfigSection, type DetectorParams, type ParamProblem,
+} from './params.js';
+export {
+  EVENT_NONE, EVENT_OPENED, EVENT_RESOLVED, EVENT_UPDATED, STATE_NORMAL, STATE_OPEN, STATE_PENDING, STATE_RESOLVING,
+  type EventCode,
+} from './state-machine.js';
+export { explain, firedNames, formatValue } from './explain.js';
+export { CHECKPOINT_VERSION } from './checkpoint.js';
+/** Record layout of the state table (benchmarks' reference pass, tools); not an API for services. */
+export * as recordLayout from './layout.js';
+export { dampedSteps, forecastHolt, holtTimeToThreshold, holtVarianceFactor, type HoltSnapshot } from './forecast.js';

@@ -1,0 +1,61 @@
+// Byte layout of one series record in the engine's state chunks (see series-state.ts for why
+// records). Shared by the table, the hot loop, the state machine and checkpoints; a change
+// here changes the checkpoint format (bump CHECKPOINT_VERSION in checkpoint.ts).
+
+// ---- record layout: f64 indices (×8 bytes) ----
+/** Event time of the last accepted sample (ms); -Infinity before the first. */
+export const F_LAST_TS = 0;
+/** Anchor of the ring: stored values are Float32(x − REF), re-anchored at each wrap. */
+export const F_REF = 1;
+/** Sum and sum of squares of the stored (anchored) ring values. */
+export const F_S1 = 2;
+export const F_S2 = 3;
+export const F_EW_MEAN = 4;
+export const F_H_LEVEL = 5;
+/** Holt trend, units per second. */
+export const F_H_TREND = 6;
+/**
+ * Time the current pending / resolving condition started (ms). For a slot that has not had a
+ * sample yet it holds the time an idle scan first saw it (so a slot is not evicted between
+ * its allocation and its first sample); NaN otherwise.
+ */
+export const F_STATE_SINCE = 7;
+/** Start of the current or last anomaly episode (ms); NaN when none. */
+export const F_EPISODE_START = 8;
+export const F_LAST_EMIT_TS = 9;
+export const F_LAST_VALUE = 10;
+/** EWMA variance (σ²): variances, not σ, so the hot loop needs no square root. */
+export const F_EW_VAR = 11;
+/** Holt one-step residual variance. */
+export const F_RES_VAR = 12;
+// ---- f32 indices (×4 bytes), from byte 104 ----
+/** Mean interval between samples (ms), EWMA. */
+export const S_DT_AVG = 26;
+/** d² (strongest squared standardised deviation) of the last sample, capped at 1e30; the score derives from it. */
+export const S_LAST_D2 = 27;
+/** Signed z² of the last sample (sign of z times z², capped at 1e30). */
+export const S_LAST_Z2 = 28;
+export const S_LAST_EMIT_SCORE = 29;
+// ---- two 32-bit words at bytes 120 and 124, read and written whole by the hot loop (the
+// engine requires a little-endian host, so the u16 / u8 names below alias their parts) ----
+/** u32 index: samples accepted (low 16 bits, saturating) | next ring position (high 16 bits). */
+export const W_NPOS = 30;
+/** u32 index: state (bits 0–7) | profile (8–15) | flags (16–23) | consecutive protected samples (24–31). */
+export const W_SMALL = 31;
+/** u16 index of the sample count. */
+export const H_N = 60;
+/** u16 index of the next ring position. */
+export const H_POS = 61;
+export const B_STATE = 124;
+export const B_PROFILE = 125;
+/** Bit 7: slot in use; bit 5: the series ended (stale marker) while anomalous. */
+export const B_FLAGS = 126;
+/** Consecutive protected (out-of-band) samples, saturating at 255. */
+export const B_OUT_RUN = 127;
+export const FLAG_LIVE = 0x80;
+export const FLAG_LIVE_SHIFTED = FLAG_LIVE << 16;
+/** Bytes of scalars before the ring. */
+export const SCALAR_BYTES = 128;
+/** f32 index (within a record) of the first ring value. */
+export const RING_F32 = SCALAR_BYTES / 4;
+export const N_MAX = 65_535;
