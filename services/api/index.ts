@@ -1,0 +1,1 @@
+export { apiRoutes, type ApiDeps } from './api-routes.js';

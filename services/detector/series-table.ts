@@ -1,0 +1,75 @@
+// Detector stage bookkeeping around the engine: series key ↔ engine slot, and the per-series
+// preparation state (last timestamp, last raw counter value) in typed arrays by slot.
+
+import { KIND_COUNTER, type Labels, type MetricKind } from '../../shared/model/index.js';
+
+const GROW = 65_536;
+
+export class SeriesTable {
+  private readonly slotOf = new Map<string, number>();
+  keys: (string | undefined)[] = [];
+  labels: (Labels | undefined)[] = [];
+  hosts: string[] = [];
+  /** Event time of the last accepted sample, ms; -Infinity when none. */
+  lastTs = new Float64Array(0);
+  /** Last raw value of a counter (rates are computed from it); NaN when none. */
+  lastRaw = new Float64Array(0);
+  kinds = new Uint8Array(0);
+  /** Samples scored (for warm-up display). */
+  samples = new Float64Array(0);
+
+  get size(): number {
+    return this.slotOf.size;
+  }
+
+  get(key: string): number | undefined {
+    return this.slotOf.get(key);
+  }
+
+  /** Bind `slot` (fresh from the engine) to a series. */
+  bind(slot: number, key: string, labels: Labels, host: string, kind: MetricKind): void {
+    this.ensure(slot + 1);
+    this.slotOf.set(key, slot);
+    this.keys[slot] = key;
+    this.labels[slot] = labels;
+    this.hosts[slot] = host;
+    this.kinds[slot] = kind;
+    this.lastTs[slot] = -Infinity;
+    this.lastRaw[slot] = NaN;
+    this.samples[slot] = 0;
+  }
+
+  release(slot: number): void {
+    const key = this.keys[slot];
+    if (key !== undefined) this.slotOf.delete(key);
+    this.keys[slot] = undefined;
+    this.labels[slot] = undefined;
+    this.hosts[slot] = '';
+  }
+
+  isCounter(slot: number): boolean {
+    return this.kinds[slot] === KIND_COUNTER;
+  }
+
+  /** Slots in use, in key order of insertion. */
+  slots(): IterableIterator<number> {
+    return this.slotOf.values();
+  }
+
+  private ensure(n: number): void {
+    if (n <= this.lastTs.length) return;
+    const cap = Math.ceil(n / GROW) * GROW;
+    this.lastTs = grow(this.lastTs, cap);
+    this.lastRaw = grow(this.lastRaw, cap);
+    this.samples = grow(this.samples, cap);
+    const k = new Uint8Array(cap);
+    k.set(this.kinds);
+    this.kinds = k;
+  }
+}
+
+function grow(a: Float64Array, cap: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(cap);
+  b.set(a);
+  return b;
+}

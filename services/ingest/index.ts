@@ -1,0 +1,2 @@
+export { IngestService, type IngestDeps } from './ingest-service.js';
+export { Normaliser, type NormaliseOptions, type DropReason } from './normalise.js';

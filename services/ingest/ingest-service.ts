@@ -1,0 +1,108 @@
+// Ingest stage: consumes the raw topics (receiver payloads, Telegraf's line protocol),
+// decodes and normalises them, and produces compact sample batches keyed by host to the
+// "samples" topic. The offsets of a raw batch are committed only after its samples are sent.
+
+import type { ForeshockConfig } from '../../shared/config/index.js';
+import {
+  RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, decodeWriteRequest, encodeSampleBatch, parseLineProtocol, snappyDecompress,
+} from '../../shared/codecs/index.js';
+import { ForeshockError } from '../../shared/errors/index.js';
+import type { Bus, BusBatch, OutgoingMessage, Subscription } from '../../shared/ports/index.js';
+import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
+import { Normaliser, type DropReason } from './normalise.js';
+
+export interface IngestDeps {
+  bus: Bus;
+  config: ForeshockConfig;
+  telemetry: Telemetry;
+  logger: Logger;
+}
+
+const textDecoder = new TextDecoder();
+
+export class IngestService {
+  private readonly normaliser: Normaliser;
+  private subscription: Subscription | null = null;
+  private readonly reported: Record<DropReason, number> = { nan: 0, string_field: 0, no_name: 0, empty_series: 0 };
+
+  constructor(private readonly deps: IngestDeps) {
+    this.normaliser = new Normaliser({
+      hostLabels: deps.config.ingest.hostLabels,
+      counterSuffixes: deps.config.ingest.counterSuffixes,
+    });
+  }
+
+  async start(): Promise<void> {
+    const { bus, config } = this.deps;
+    this.subscription = await bus.subscribe({
+      groupId: 'foreshock-ingest',
+      topics: [config.bus.topicRaw, config.bus.topicTelegraf],
+      eachBatch: (batch) => this.handleBatch(batch),
+    });
+  }
+
+  /** Decode one batch of raw messages and publish the samples; throws to get it redelivered. */
+  async handleBatch(batch: BusBatch): Promise<void> {
+    const { config, telemetry, logger } = this.deps;
+    const isTelegraf = batch.topic === config.bus.topicTelegraf;
+    for (const m of batch.messages) {
+      try {
+        if (isTelegraf) this.addLineProtocol(textDecoder.decode(m.value), config.ingest.defaultPrecision, m.timestamp, batch.topic, m.offset);
+        else this.addRaw(m.value, batch.topic, m.offset);
+      } catch (err) {
+        // A payload that cannot be decoded will never decode: count it, log it, move on
+        // (redelivering it would block the partition forever).
+        const code = err instanceof ForeshockError ? err.code : 'FS_INGEST';
+        telemetry.errors.inc({ code });
+        telemetry.samplesDropped.inc({ reason: 'undecodable_message' });
+        logger.warn({ topic: batch.topic, partition: batch.partition, offset: m.offset, code, err: (err as Error).message }, 'raw message dropped');
+      }
+    }
+    await this.publish();
+  }
+
+  private addRaw(value: Uint8Array, topic: string, offset: number): void {
+    const raw = decodeRawPayload(value);
+    if (raw.format === RAW_FORMAT_REMOTE_WRITE) {
+      const req = decodeWriteRequest(snappyDecompress(raw.body, this.deps.config.server.maxDecodedBytes));
+      this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'exemplar' }, req.exemplars);
+      this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'histogram' }, req.histograms);
+      this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'metadata' }, req.metadata.length);
+      this.normaliser.addWriteRequest(req);
+    } else {
+      this.addLineProtocol(textDecoder.decode(raw.body), raw.precision, raw.receivedAtMs, topic, offset);
+    }
+  }
+
+  private addLineProtocol(text: string, precision: 'ns' | 'us' | 'ms' | 's', defaultTimeMs: number, topic: string, offset: number): void {
+    const n = this.normaliser;
+    const result = parseLineProtocol(text, precision, (p) => n.addLinePoint(p, defaultTimeMs));
+    // Bad lines of a receiver's payload were counted (and answered) by the receiver.
+    if (result.errors.length > 0 && topic === this.deps.config.bus.topicTelegraf) {
+      this.deps.telemetry.samplesDropped.inc({ reason: 'bad_line' }, result.errors.length);
+      this.deps.logger.debug({ topic, offset, first: result.errors[0] }, 'line protocol lines dropped');
+    }
+  }
+
+  private async publish(): Promise<void> {
+    const { bus, config, telemetry } = this.deps;
+    const byHost = this.normaliser.take();
+    const n = this.normaliser;
+    telemetry.samplesReceived.inc({ source: 'ingest' }, n.accepted);
+    n.accepted = 0;
+    for (const reason of Object.keys(this.reported) as DropReason[]) {
+      const d = n.dropped[reason] - this.reported[reason];
+      if (d > 0) telemetry.samplesDropped.inc({ reason }, d);
+      this.reported[reason] = n.dropped[reason];
+    }
+    if (byHost.size === 0) return;
+    const messages: OutgoingMessage[] = [];
+    for (const [host, series] of byHost) messages.push({ key: host, value: encodeSampleBatch({ series }) });
+    await bus.send(config.bus.topicSamples, messages);
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.close();
+    this.subscription = null;
+  }
+}

@@ -1,0 +1,1 @@
+export { receiverRoutes, type ReceiverDeps } from './receiver-routes.js';
