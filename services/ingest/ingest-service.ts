@@ -4,7 +4,8 @@
 
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
-  RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, decodeWriteRequest, encodeSampleBatch, parseLineProtocol, snappyDecompress,
+  RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, decodeWriteRequest, encodeSampleBatch, labelLimitBroken, linePointLimitBroken,
+  parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions, type LimitReason,
 } from '../../shared/codecs/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
 import type { Bus, BusBatch, OutgoingMessage, Subscription } from '../../shared/ports/index.js';
@@ -24,8 +25,11 @@ export class IngestService {
   private readonly normaliser: Normaliser;
   private subscription: Subscription | null = null;
   private readonly reported: Record<DropReason, number> = { nan: 0, string_field: 0, no_name: 0, empty_series: 0 };
+  private readonly rwLimits: DecodeWriteRequestOptions;
 
   constructor(private readonly deps: IngestDeps) {
+    const limits = deps.config.limits;
+    this.rwLimits = { maxSeries: limits.seriesPerRequest, maxSamples: limits.samplesPerRequest, maxLabelsPerSeries: limits.labelsPerSeries };
     this.normaliser = new Normaliser({
       hostLabels: deps.config.ingest.hostLabels,
       counterSuffixes: deps.config.ingest.counterSuffixes,
@@ -64,7 +68,12 @@ export class IngestService {
   private addRaw(value: Uint8Array, topic: string, offset: number): void {
     const raw = decodeRawPayload(value);
     if (raw.format === RAW_FORMAT_REMOTE_WRITE) {
-      const req = decodeWriteRequest(snappyDecompress(raw.body, this.deps.config.server.maxDecodedBytes));
+      const req = decodeWriteRequest(snappyDecompress(raw.body, this.deps.config.server.maxDecodedBytes), this.rwLimits);
+      // The receiver refused (and counted) these series; the body it queued still holds them.
+      const limits = this.deps.config.limits;
+      if (req.series.some((s) => labelLimitBroken(s.labels, s.labelCount, limits) !== null)) {
+        req.series = req.series.filter((s) => labelLimitBroken(s.labels, s.labelCount, limits) === null);
+      }
       this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'exemplar' }, req.exemplars);
       this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'histogram' }, req.histograms);
       this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'metadata' }, req.metadata.length);
@@ -76,10 +85,25 @@ export class IngestService {
 
   private addLineProtocol(text: string, precision: 'ns' | 'us' | 'ms' | 's', defaultTimeMs: number, topic: string, offset: number): void {
     const n = this.normaliser;
-    const result = parseLineProtocol(text, precision, (p) => n.addLinePoint(p, defaultTimeMs));
-    // Bad lines of a receiver's payload were counted (and answered) by the receiver.
-    if (result.errors.length > 0 && topic === this.deps.config.bus.topicTelegraf) {
-      this.deps.telemetry.samplesDropped.inc({ reason: 'bad_line' }, result.errors.length);
+    const limits = this.deps.config.limits;
+    // Bad lines and lines over a limit in a receiver's payload were counted (and answered) by
+    // the receiver; Telegraf's topic has no one to answer, so they are counted here.
+    const counted = topic === this.deps.config.bus.topicTelegraf;
+    const dropped: Partial<Record<LimitReason, number>> = {};
+    let lines = 0;
+    let samples = 0;
+    const result = parseLineProtocol(text, precision, (p) => {
+      let broken = linePointLimitBroken(p, limits);
+      // A receiver refused whole requests over these; a Telegraf message keeps what fits.
+      if (++lines > limits.seriesPerRequest) broken = 'series_per_request';
+      else if ((samples += p.fieldKeys.length) > limits.samplesPerRequest) broken = 'samples_per_request';
+      if (broken === null) n.addLinePoint(p, defaultTimeMs);
+      else if (counted) dropped[broken] = (dropped[broken] ?? 0) + p.fieldKeys.length;
+    });
+    if (!counted) return;
+    for (const [reason, d] of Object.entries(dropped)) this.deps.telemetry.samplesDropped.inc({ reason }, d);
+    if (result.badLines > 0) {
+      this.deps.telemetry.samplesDropped.inc({ reason: 'bad_line' }, result.badLines);
       this.deps.logger.debug({ topic, offset, first: result.errors[0] }, 'line protocol lines dropped');
     }
   }

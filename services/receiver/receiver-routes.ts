@@ -7,12 +7,14 @@ import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
-  RAW_FORMAT_LINE_PROTOCOL, RAW_FORMAT_REMOTE_WRITE, decodeWriteRequest, encodeRawPayload, parseLineProtocol,
-  snappyDecompress, type RawPrecision,
+  RAW_FORMAT_LINE_PROTOCOL, RAW_FORMAT_REMOTE_WRITE, decodeWriteRequest, describeLabelLimit, describeLinePointLimit, encodeRawPayload,
+  labelLimitBroken, linePointLimitBroken, parseLineProtocol, snappyDecompress, tooManySamples, tooManySeries, type LimitReason,
+  type RawPrecision,
 } from '../../shared/codecs/index.js';
 import { BadRequestError, ForeshockError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError } from '../../shared/errors/index.js';
 import type { Bus } from '../../shared/ports/index.js';
 import type { Telemetry } from '../../shared/telemetry/index.js';
+import { MemoryGuard } from './memory-guard.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -24,6 +26,12 @@ export interface ReceiverDeps {
 
 const V1_PRECISION: Record<string, RawPrecision> = { n: 'ns', ns: 'ns', u: 'us', us: 'us', 'µ': 'us', ms: 'ms', s: 's' };
 const V2_PRECISION: Record<string, RawPrecision> = { ns: 'ns', us: 'us', ms: 'ms', s: 's' };
+const WRITE_ROUTES = new Set(['/api/v1/write', '/api/v2/write', '/write']);
+
+/** Error code of a series refused by a per-series limit. */
+function limitCode(reason: LimitReason): string {
+  return `FS_LIMIT_${reason.toUpperCase()}`;
+}
 
 export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): Promise<void> {
   const { bus, config, telemetry } = deps;
@@ -33,9 +41,29 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.server.maxBodyBytes }, (_req, body, done) => done(null, body));
 
-  async function publish(format: typeof RAW_FORMAT_REMOTE_WRITE | typeof RAW_FORMAT_LINE_PROTOCOL, precision: RawPrecision, body: Uint8Array): Promise<void> {
+  const limits = config.limits;
+  const rwLimits = { maxSeries: limits.seriesPerRequest, maxSamples: limits.samplesPerRequest, maxLabelsPerSeries: limits.labelsPerSeries };
+  // Checked before the body is read: a write refused for memory should cost as little as possible.
+  const guard = new MemoryGuard({ heapHighWater: limits.heapHighWater, rssHighWaterBytes: limits.rssHighWaterBytes });
+  const retryAfterS = Math.max(1, Math.round(limits.retryAfter / 1000));
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url;
+    if (req.method !== 'POST' || route === undefined || !WRITE_ROUTES.has(route)) return;
+    const over = guard.pressure();
+    if (over === null) return;
+    // Answered here rather than thrown: shedding load is expected, not an error worth a log line each.
+    telemetry.requestsRejected.inc({ route, code: 'FS_MEMORY_HIGH' });
+    return reply.status(503).header('Retry-After', String(retryAfterS)).send({ code: 'FS_MEMORY_HIGH', message: `overloaded, retry later: ${over}` });
+  });
+
+  /**
+   * Keyed by the sender's address: one sender's bodies land on one raw partition in the order
+   * they were accepted, so ingest sees each series in time order (a null key would spread a
+   * sender's consecutive requests over partitions that are consumed independently).
+   */
+  async function publish(req: FastifyRequest, format: typeof RAW_FORMAT_REMOTE_WRITE | typeof RAW_FORMAT_LINE_PROTOCOL, precision: RawPrecision, body: Uint8Array): Promise<void> {
     try {
-      await bus.send(config.bus.topicRaw, [{ key: null, value: encodeRawPayload(format, precision, Date.now(), body) }]);
+      await bus.send(config.bus.topicRaw, [{ key: req.ip, value: encodeRawPayload(format, precision, Date.now(), body) }]);
     } catch (err) {
       // The payload is fine; a retry can succeed once the bus is back.
       throw new UnavailableError('FS_BUS_UNAVAILABLE', `could not queue the payload: ${(err as Error).message}`, 5);
@@ -58,9 +86,30 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
       const body = bodyOf(req);
       if (body.length === 0) throw new BadRequestError('FS_RW_EMPTY', 'empty body: expected a snappy-compressed WriteRequest');
       const decoded = snappyDecompress(body, config.server.maxDecodedBytes);
-      const request = decodeWriteRequest(decoded);
-      telemetry.samplesReceived.inc({ source: 'remote_write' }, request.samples);
-      if (request.series.length > 0 || request.metadata.length > 0) await publish(RAW_FORMAT_REMOTE_WRITE, 'ms', body);
+      const request = decodeWriteRequest(decoded, rwLimits);
+      // Series over a per-series limit are refused, the rest accepted (ingest drops the same ones).
+      let refusedSeries = 0;
+      let refusedSamples = 0;
+      let first = '';
+      let firstCode = '';
+      for (const s of request.series) {
+        const broken = labelLimitBroken(s.labels, s.labelCount, limits);
+        if (broken === null) continue;
+        refusedSeries++;
+        refusedSamples += s.values.length;
+        telemetry.samplesDropped.inc({ reason: broken }, s.values.length);
+        if (first === '') {
+          first = describeLabelLimit(broken, s.labels, s.labelCount, limits);
+          firstCode = limitCode(broken);
+        }
+      }
+      telemetry.samplesReceived.inc({ source: 'remote_write' }, request.samples - refusedSamples);
+      if (request.series.length > refusedSeries || request.metadata.length > 0) await publish(req, RAW_FORMAT_REMOTE_WRITE, 'ms', body);
+      if (refusedSeries > 0) {
+        telemetry.requestsRejected.inc({ route: '/api/v1/write', code: firstCode });
+        const accepted = request.series.length - refusedSeries;
+        return reply.status(400).send({ code: firstCode, message: `${first} (${refusedSeries} series refused, ${accepted} accepted)`, refusedSeries, acceptedSeries: accepted });
+      }
       return reply.status(204).send();
     } catch (err) {
       return rejectCounted('/api/v1/write', err);
@@ -85,19 +134,44 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
       }
       const text = Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8');
       let good = 0;
-      const result = parseLineProtocol(text, precision, () => {
-        good++;
+      let lines = 0;
+      let samples = 0;
+      // Lines over a per-series limit are refused like bad lines (ingest skips the same ones).
+      let limited = 0;
+      let limitLine = 0;
+      let limitMessage = '';
+      const dropped: Partial<Record<LimitReason, number>> = {};
+      const result = parseLineProtocol(text, precision, (p) => {
+        // Whole-request limits: the request can never succeed as sent, so stop reading it.
+        if (++lines > limits.seriesPerRequest) throw tooManySeries(limits.seriesPerRequest);
+        samples += p.fieldKeys.length;
+        if (samples > limits.samplesPerRequest) throw tooManySamples(limits.samplesPerRequest);
+        const broken = linePointLimitBroken(p, limits);
+        if (broken === null) {
+          good++;
+          return;
+        }
+        limited++;
+        dropped[broken] = (dropped[broken] ?? 0) + p.fieldKeys.length;
+        if (limitLine === 0) {
+          limitLine = p.line;
+          limitMessage = `line ${p.line}: ${describeLinePointLimit(broken, p, limits)}`;
+        }
       });
-      if (good > 0) await publish(RAW_FORMAT_LINE_PROTOCOL, precision, body);
+      if (good > 0) await publish(req, RAW_FORMAT_LINE_PROTOCOL, precision, body);
       telemetry.samplesReceived.inc({ source: 'line_protocol' }, good);
-      if (result.errors.length > 0) {
-        const first = result.errors[0];
-        const message = `${first.message} (${result.errors.length} bad line(s) rejected, ${good} accepted)`;
-        telemetry.requestsRejected.inc({ route, code: 'FS_LP_PARSE' });
-        telemetry.samplesDropped.inc({ reason: 'bad_line' }, result.errors.length);
+      for (const [reason, n] of Object.entries(dropped)) telemetry.samplesDropped.inc({ reason }, n);
+      if (result.badLines > 0 || limited > 0) {
+        const parseFirst = result.errors[0];
+        const useParse = parseFirst !== undefined && (limitLine === 0 || parseFirst.line < limitLine);
+        const line = useParse ? parseFirst.line : limitLine;
+        const rejected = result.badLines + limited;
+        const message = `${useParse ? parseFirst.message : limitMessage} (${rejected} bad line(s) rejected, ${good} accepted)`;
+        telemetry.requestsRejected.inc({ route, code: useParse ? 'FS_LP_PARSE' : 'FS_LP_LIMIT' });
+        if (result.badLines > 0) telemetry.samplesDropped.inc({ reason: 'bad_line' }, result.badLines);
         const payload = errorShape === 'v2'
-          ? { code: 'invalid', message, line: first.line, accepted: good, rejected: result.errors.length }
-          : { error: `partial write: ${message}`, line: first.line };
+          ? { code: 'invalid', message, line, accepted: good, rejected }
+          : { error: `partial write: ${message}`, line };
         return reply.status(400).send(payload);
       }
       return reply.status(204).send();

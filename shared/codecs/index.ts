@@ -10,6 +10,7 @@ export {
   METRIC_TYPES,
   STALE_NAN,
   STALE_NAN_BITS,
+  type DecodeWriteRequestOptions,
   type MetricMetadataType,
   type RemoteWriteMetadata,
   type RemoteWriteSeries,
@@ -30,3 +31,8 @@ export {
 } from './line-protocol.js';
 export { decodeSampleBatch, encodeSampleBatch, SAMPLE_BATCH_VERSION, type DecodeSampleBatchOptions } from './sample-batch.js';
 export * from './nab-csv.js';
+export * from './limits.js';
+export { lz4FrameCompress, lz4FrameDecompress } from './lz4-frame.js';
+export { isXerialSnappy, xerialSnappyCompress, xerialSnappyDecompress } from './xerial-snappy.js';
+export { zstdCompressStored, zstdDecompress } from './zstd.js';
+export { xxhash32 } from './xxhash32.js';

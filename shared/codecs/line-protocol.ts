@@ -32,8 +32,22 @@ export interface LineProtocolError {
 
 export interface ParseResult {
   points: number;
-  /** One entry per rejected line, in body order. */
+  /** The first MAX_LINE_ERRORS rejected lines, in body order. */
   errors: LineProtocolError[];
+  /** All rejected lines (errors past the first MAX_LINE_ERRORS are counted, not kept). */
+  badLines: number;
+}
+
+/** Rejected lines kept with their message: a body of millions of bad lines stays cheap. */
+export const MAX_LINE_ERRORS = 100;
+/** Above this many tags or fields on a line, duplicates are found with a set, not a scan. */
+const SMALL_LINE = 16;
+/** Longest excerpt of the input quoted in an error message. */
+const MAX_EXCERPT = 100;
+
+/** `s`, cut to MAX_EXCERPT characters for an error message. */
+function clip(s: string): string {
+  return s.length <= MAX_EXCERPT ? s : `${s.slice(0, MAX_EXCERPT)}... (${s.length} characters)`;
 }
 
 const LF = 10;
@@ -91,6 +105,9 @@ class LineParser {
   private nTags = 0;
   private nFields = 0;
   private escaped = false;
+  /** Keys of the current line once it has more than SMALL_LINE tags / fields (field → index). */
+  private tagKeys: Set<string> | null = null;
+  private fieldIndex: Map<string, number> | null = null;
 
   constructor(body: string, precision: Precision) {
     this.s = body;
@@ -108,6 +125,7 @@ class LineParser {
     const len = this.len;
     const errors: LineProtocolError[] = [];
     let points = 0;
+    let badLines = 0;
     while (this.pos < len) {
       const c = s.charCodeAt(this.pos);
       if (c === LF) {
@@ -130,11 +148,11 @@ class LineParser {
         points++;
         onPoint(this.point);
       } else {
-        errors.push({ line: startLine, message: `line ${startLine}: ${this.err}` });
+        if (++badLines <= MAX_LINE_ERRORS) errors.push({ line: startLine, message: `line ${startLine}: ${this.err}` });
         this.skipLine(lineStart, startLine);
       }
     }
-    return { points, errors };
+    return { points, errors, badLines };
   }
 
   private fail(message: string): false {
@@ -241,15 +259,26 @@ class LineParser {
       const kEnd = this.scanEscaped(true);
       if (kEnd === kStart) return this.fail('missing tag key');
       const key = this.text(kStart, kEnd, ESC_KEY, this.escaped);
-      if (this.eol(kEnd) || s.charCodeAt(kEnd) !== EQUALS) return this.fail(`missing tag value for "${key}"`);
+      if (this.eol(kEnd) || s.charCodeAt(kEnd) !== EQUALS) return this.fail(`missing tag value for "${clip(key)}"`);
       this.pos = kEnd + 1;
       const vStart = this.pos;
       // Tag values end at an unescaped comma or space; an unescaped '=' is taken literally.
       const vEnd = this.scanEscaped(false);
-      if (vEnd === vStart) return this.fail(`missing tag value for "${key}"`);
+      if (vEnd === vStart) return this.fail(`missing tag value for "${clip(key)}"`);
       const value = this.text(vStart, vEnd, ESC_KEY, this.escaped);
       const tags = p.tags;
-      for (let i = 0; i < this.nTags; i++) if (tags[i][0] === key) return this.fail(`duplicate tag "${key}"`);
+      const nt = this.nTags;
+      if (nt < SMALL_LINE) {
+        for (let i = 0; i < nt; i++) if (tags[i][0] === key) return this.fail(`duplicate tag "${clip(key)}"`);
+      } else {
+        // Many tags: a scan per tag would be quadratic in the line's length.
+        if (nt === SMALL_LINE) {
+          this.tagKeys = new Set();
+          for (let i = 0; i < nt; i++) this.tagKeys.add(tags[i][0]);
+        }
+        if (this.tagKeys!.has(key)) return this.fail(`duplicate tag "${clip(key)}"`);
+        this.tagKeys!.add(key);
+      }
       const t = tags[this.nTags];
       if (t === undefined) tags.push([key, value]);
       else {
@@ -302,7 +331,7 @@ class LineParser {
     if (!this.eol(this.pos)) {
       let e = this.pos;
       while (!this.eol(e)) e++;
-      return this.fail(`unexpected text after the timestamp: "${s.substring(this.pos, e)}"`);
+      return this.fail(`unexpected text after the timestamp: "${clip(s.substring(this.pos, e))}"`);
     }
     return true;
   }
@@ -313,10 +342,10 @@ class LineParser {
     const kStart = this.pos;
     const kEnd = this.scanEscaped(true);
     if (kEnd === kStart) return this.fail('missing field key');
-    if (this.eol(kEnd) || s.charCodeAt(kEnd) !== EQUALS) return this.fail(`invalid field format: "${s.substring(kStart, kEnd)}" has no value`);
+    if (this.eol(kEnd) || s.charCodeAt(kEnd) !== EQUALS) return this.fail(`invalid field format: "${clip(s.substring(kStart, kEnd))}" has no value`);
     const key = this.text(kStart, kEnd, ESC_KEY, this.escaped);
     let i = kEnd + 1;
-    if (this.eol(i) || s.charCodeAt(i) === COMMA || s.charCodeAt(i) === SPACE) return this.fail(`missing field value for "${key}"`);
+    if (this.eol(i) || s.charCodeAt(i) === COMMA || s.charCodeAt(i) === SPACE) return this.fail(`missing field value for "${clip(key)}"`);
 
     let type: FieldType;
     let value: FieldValue;
@@ -327,7 +356,7 @@ class LineParser {
       const len = this.len;
       let lines = 0;
       for (;;) {
-        if (i >= len) return this.fail(`unterminated string for field "${key}"`);
+        if (i >= len) return this.fail(`unterminated string for field "${clip(key)}"`);
         const c = s.charCodeAt(i);
         if (c === QUOTE) break;
         if (c === BACKSLASH && i + 1 < len) {
@@ -346,7 +375,7 @@ class LineParser {
       if (!this.eol(i) && s.charCodeAt(i) !== COMMA && s.charCodeAt(i) !== SPACE) {
         let e = i;
         while (!this.eol(e) && s.charCodeAt(e) !== COMMA && s.charCodeAt(e) !== SPACE) e++;
-        return this.fail(`invalid field value for "${key}": unexpected text after the closing quote: "${s.substring(i, e)}"`);
+        return this.fail(`invalid field value for "${clip(key)}": unexpected text after the closing quote: "${clip(s.substring(i, e))}"`);
       }
     } else {
       const vStart = i;
@@ -375,9 +404,9 @@ class LineParser {
         type = 'float';
       }
       if (v !== v) {
-        const token = s.substring(vStart, vEnd);
+        const token = clip(s.substring(vStart, vEnd));
         const range = (type === 'integer' || type === 'uinteger') && isIntegerSyntax(s, vStart, vEnd - 1, type === 'uinteger');
-        return this.fail(`invalid field value for "${key}": "${token}"${range ? ` (out of ${type === 'integer' ? 'int64' : 'uint64'} range)` : ''}`);
+        return this.fail(`invalid field value for "${clip(key)}": "${token}"${range ? ` (out of ${type === 'integer' ? 'int64' : 'uint64'} range)` : ''}`);
       }
       value = v;
     }
@@ -385,13 +414,28 @@ class LineParser {
 
     const keys = p.fieldKeys;
     const n = this.nFields;
-    for (let k = 0; k < n; k++) {
-      if (keys[k] === key) {
-        // Same line, same field: the last value wins unless the types disagree (as InfluxDB does).
-        if (p.fieldTypes[k] !== type) return this.fail(`field "${key}" appears twice with different types (${p.fieldTypes[k]}, ${type})`);
-        p.fieldValues[k] = value;
-        return true;
+    let k = -1;
+    if (n < SMALL_LINE) {
+      for (let j = 0; j < n; j++) {
+        if (keys[j] === key) {
+          k = j;
+          break;
+        }
       }
+    } else {
+      // Many fields: a scan per field would be quadratic in the line's length.
+      if (n === SMALL_LINE) {
+        this.fieldIndex = new Map();
+        for (let j = 0; j < n; j++) if (!this.fieldIndex.has(keys[j])) this.fieldIndex.set(keys[j], j);
+      }
+      k = this.fieldIndex!.get(key) ?? -1;
+      if (k < 0) this.fieldIndex!.set(key, n);
+    }
+    if (k >= 0) {
+      // Same line, same field: the last value wins unless the types disagree (as InfluxDB does).
+      if (p.fieldTypes[k] !== type) return this.fail(`field "${clip(key)}" appears twice with different types (${p.fieldTypes[k]}, ${type})`);
+      p.fieldValues[k] = value;
+      return true;
     }
     if (n < keys.length) {
       keys[n] = key;
@@ -411,10 +455,10 @@ class LineParser {
     let i = start;
     const neg = s.charCodeAt(i) === MINUS;
     if (neg) i++;
-    if (i === end) return this.fail(`invalid timestamp "${s.substring(start, end)}"`);
+    if (i === end) return this.fail(`invalid timestamp "${clip(s.substring(start, end))}"`);
     for (let k = i; k < end; k++) {
       const c = s.charCodeAt(k);
-      if (c < ZERO || c > NINE) return this.fail(`invalid timestamp "${s.substring(start, end)}"`);
+      if (c < ZERO || c > NINE) return this.fail(`invalid timestamp "${clip(s.substring(start, end))}"`);
     }
     while (i < end - 1 && s.charCodeAt(i) === ZERO) i++;
     const digits = end - i;
@@ -434,7 +478,7 @@ class LineParser {
       this.dropDigits === 6
         ? digits > 19 || (digits === 19 && exceeds(s, i, neg ? INT64_MIN_ABS : INT64_MAX))
         : ms > MAX_TIME_MS || ms < -MAX_TIME_MS;
-    if (outOfRange) return this.fail(`timestamp out of range "${s.substring(start, end)}"`);
+    if (outOfRange) return this.fail(`timestamp out of range "${clip(s.substring(start, end))}"`);
     this.point.timestampMs = ms;
     return true;
   }

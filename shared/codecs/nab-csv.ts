@@ -112,7 +112,7 @@ function parseColumns(
       if (Number.isNaN(v) || (c > 0 && cell.trim() === '')) {
         throw new BadRequestError(
           'FS_NAB_CSV',
-          `${source}: line ${r + 2}: bad ${names[c]} ${JSON.stringify(cell ?? '')}`,
+          `${source}: line ${r + 2}: bad ${names[c]} ${describeValue(cell ?? '')}`,
         );
       }
       cols[c][r] = v;
@@ -154,6 +154,14 @@ export function formatNabResultsCsv(series: NabSeries, scores: Float64Array, lab
   return out.join('\n') + '\n';
 }
 
+/** A value from an untrusted file, for an error message: short, and never a recursive walk (deep nesting). */
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}...` : v);
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return 'an object';
+}
+
 /** Parse labels/combined_windows.json: `{ "<category>/<file>.csv": [[start, end], …] }`. */
 export function parseCombinedWindows(json: string, source = 'combined_windows.json'): Map<string, NabWindow[]> {
   let raw: unknown;
@@ -167,13 +175,14 @@ export function parseCombinedWindows(json: string, source = 'combined_windows.js
   }
   const out = new Map<string, NabWindow[]>();
   for (const [file, list] of Object.entries(raw as Record<string, unknown>)) {
-    if (!Array.isArray(list)) throw new BadRequestError('FS_NAB_WINDOWS', `${source}: ${file}: expected a list`);
+    if (!Array.isArray(list)) throw new BadRequestError('FS_NAB_WINDOWS', `${source}: ${describeValue(file)}: expected a list`);
     const windows: NabWindow[] = [];
     for (const pair of list) {
       const startMs = Array.isArray(pair) && typeof pair[0] === 'string' ? parseNabTimestamp(pair[0]) : NaN;
       const endMs = Array.isArray(pair) && typeof pair[1] === 'string' ? parseNabTimestamp(pair[1]) : NaN;
       if (Number.isNaN(startMs) || Number.isNaN(endMs) || endMs < startMs) {
-        throw new BadRequestError('FS_NAB_WINDOWS', `${source}: ${file}: bad window ${JSON.stringify(pair)}`);
+        const shown = Array.isArray(pair) ? `[${pair.slice(0, 3).map(describeValue).join(', ')}${pair.length > 3 ? ', ...' : ''}]` : describeValue(pair);
+        throw new BadRequestError('FS_NAB_WINDOWS', `${source}: ${describeValue(file)}: bad window ${shown}`);
       }
       windows.push({ startMs, endMs });
     }

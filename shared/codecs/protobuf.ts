@@ -12,6 +12,8 @@ export const WIRE_END_GROUP = 4;
 export const WIRE_FIXED32 = 5;
 
 const TWO_32 = 4294967296;
+/** Nesting limit of groups we skip (protobuf's own parsers stop recursing at 100). */
+const MAX_GROUP_DEPTH = 100;
 
 function truncated(what: string, at: number): BadRequestError {
   return new BadRequestError('FS_RW_PROTO', `protobuf: truncated ${what} at byte ${at}`);
@@ -135,8 +137,11 @@ export class ProtoReader {
     return start;
   }
 
-  /** Skip the payload of a field whose tag has just been read. */
-  skip(wireType: number, fieldNumber: number): void {
+  /**
+   * Skip the payload of a field whose tag has just been read. Groups (a deprecated encoding)
+   * nest by recursion: deeper than MAX_GROUP_DEPTH is refused rather than blowing the stack.
+   */
+  skip(wireType: number, fieldNumber: number, depth = 0): void {
     switch (wireType) {
       case WIRE_VARINT: {
         const buf = this.buf;
@@ -161,6 +166,7 @@ export class ProtoReader {
         return;
       case WIRE_START_GROUP: {
         const at = this.pos;
+        if (depth >= MAX_GROUP_DEPTH) throw malformed(`groups nested deeper than ${MAX_GROUP_DEPTH} at byte ${at}`);
         for (;;) {
           if (this.pos >= this.end) throw truncated(`group ${fieldNumber}`, at);
           const tag = this.uint32();
@@ -170,7 +176,7 @@ export class ProtoReader {
             if (fn !== fieldNumber) throw malformed(`group ${fieldNumber} closed by end of group ${fn} at byte ${this.pos}`);
             return;
           }
-          this.skip(wt, fn);
+          this.skip(wt, fn, depth + 1);
         }
       }
       default:

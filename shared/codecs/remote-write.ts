@@ -2,6 +2,7 @@
 // snappy: the receiver's /api/v1/write body as ingest decodes it into series and samples.
 
 import { BadRequestError } from '../errors/index.js';
+import { tooManySamples, tooManySeries } from './limits.js';
 import { ProtoReader, ProtoWriter, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
 import { decodeUtf8 } from './utf8.js';
 
@@ -14,6 +15,18 @@ export interface RemoteWriteSeries {
   /** Exemplars and native histograms are counted, not decoded. */
   exemplars: number;
   histograms: number;
+  /** Labels the series had on the wire; more than `labels.length` when `maxLabelsPerSeries` cut them. */
+  labelCount: number;
+}
+
+/** Bounds checked while decoding, so an oversized request is refused before it is built. */
+export interface DecodeWriteRequestOptions {
+  /** More timeseries than this: PayloadTooLargeError FS_LIMIT_SERIES (413). */
+  maxSeries?: number;
+  /** More samples than this: PayloadTooLargeError FS_LIMIT_SAMPLES (413). */
+  maxSamples?: number;
+  /** Labels kept per series (the rest are counted in `labelCount`, not decoded). */
+  maxLabelsPerSeries?: number;
 }
 
 export type MetricMetadataType = 'unknown' | 'counter' | 'gauge' | 'histogram' | 'gaugehistogram' | 'summary' | 'info' | 'stateset';
@@ -101,9 +114,13 @@ function wrongWireType(message: string, field: string, wireType: number, at: num
 /**
  * Decode a snappy-decompressed remote-write body. Unknown fields are skipped, exemplars and
  * histograms counted; a request with only metadata is valid. Throws BadRequestError
- * ('FS_RW_PROTO') on malformed input. The result does not alias `buf`.
+ * ('FS_RW_PROTO') on malformed input, PayloadTooLargeError past `options`' counts. The result
+ * does not alias `buf`.
  */
-export function decodeWriteRequest(buf: Uint8Array): WriteRequest {
+export function decodeWriteRequest(buf: Uint8Array, options?: DecodeWriteRequestOptions): WriteRequest {
+  const maxSeries = options?.maxSeries ?? Infinity;
+  const maxSamples = options?.maxSamples ?? Infinity;
+  const maxLabels = options?.maxLabelsPerSeries ?? Infinity;
   const r = new ProtoReader(buf);
   const chunks = new F64Chunks();
   const series: RemoteWriteSeries[] = [];
@@ -119,8 +136,9 @@ export function decodeWriteRequest(buf: Uint8Array): WriteRequest {
     if (field === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${at}`);
     if (field === 1) {
       if (wt !== WIRE_LEN) throw wrongWireType('WriteRequest', 'timeseries', wt, at);
+      if (series.length >= maxSeries) throw tooManySeries(maxSeries);
       const start = r.lengthDelimited();
-      const s = decodeSeries(r, start, r.pos, chunks);
+      const s = decodeSeries(r, start, r.pos, chunks, samples, maxSamples, maxLabels);
       samples += s.values.length;
       exemplars += s.exemplars;
       histograms += s.histograms;
@@ -136,7 +154,7 @@ export function decodeWriteRequest(buf: Uint8Array): WriteRequest {
   return { series, metadata, samples, exemplars, histograms };
 }
 
-function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chunks): RemoteWriteSeries {
+function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chunks, samplesBefore: number, maxSamples: number, maxLabels: number): RemoteWriteSeries {
   const outerEnd = r.end;
   r.end = end;
   // First pass over the field headers only: size the sample columns exactly.
@@ -147,9 +165,12 @@ function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chu
     if (tag === ((2 << 3) | WIRE_LEN)) count++;
     r.skip(tag & 7, tag >>> 3);
   }
+  // Checked before the sample columns are allocated.
+  if (samplesBefore + count > maxSamples) throw tooManySamples(maxSamples);
   const timestamps = chunks.take(count);
   const values = chunks.take(count);
   const labels: [string, string][] = [];
+  let labelCount = 0;
   let exemplars = 0;
   let histograms = 0;
   let k = 0;
@@ -191,6 +212,7 @@ function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chu
       if (wt !== WIRE_LEN) throw wrongWireType('TimeSeries', 'labels', wt, at);
       const lStart = r.lengthDelimited();
       const lEnd = r.pos;
+      if (++labelCount > maxLabels) continue;
       r.pos = lStart;
       r.end = lEnd;
       let name = '';
@@ -223,7 +245,7 @@ function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chu
   }
   r.end = outerEnd;
   r.pos = end;
-  return { labels, timestamps, values, exemplars, histograms };
+  return { labels, timestamps, values, exemplars, histograms, labelCount };
 }
 
 function decodeMetadata(r: ProtoReader, start: number, end: number): RemoteWriteMetadata {

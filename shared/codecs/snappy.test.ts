@@ -79,8 +79,17 @@ describe('snappy', () => {
 
   it('checks the announced length against the limit before allocating', () => {
     // Preamble announces 4 GiB - 1 in five bytes, followed by nothing.
-    expectSnappyError(() => snappyDecompress(hex('ffffffff0f'), 1 << 20), /uncompressed length 4294967295 exceeds the limit of 1048576 bytes/);
-    expectSnappyError(() => snappyDecompress(snappyCompress(new Uint8Array(100)), 99), /exceeds the limit/);
+    // A preamble no block of this size can fill is corrupt, refused before allocating.
+    expectSnappyError(() => snappyDecompress(hex('ffffffff0f'), 1 << 20), /preamble announces 4294967295 bytes, more than 0 bytes of block can hold/);
+    expectSnappyError(() => snappyDecompress(hex('80808040 00 61'), 1 << 30), /announces 134217728 bytes, more than 2 bytes/);
+    // A real block larger than the limit is too large (413), not malformed.
+    let tooLarge: unknown;
+    try {
+      snappyDecompress(snappyCompress(new Uint8Array(100)), 99);
+    } catch (e) {
+      tooLarge = e;
+    }
+    expect(tooLarge).toMatchObject({ code: 'FS_SNAPPY_TOO_LARGE', status: 413, message: expect.stringMatching(/uncompressed length 100 exceeds the limit of 99 bytes/) });
   });
 
   it('rejects corrupt input with a clear reason', () => {
@@ -91,7 +100,7 @@ describe('snappy', () => {
     // Truncated: literal announces 4 bytes, 2 present.
     expectSnappyError(() => snappyDecompress(hex('04 0c 6162'), LIMIT), /literal of 4 bytes at byte 2 runs past the end/);
     // Truncated in the literal's length bytes.
-    expectSnappyError(() => snappyDecompress(hex('50 f4'), LIMIT), /truncated literal length/);
+    expectSnappyError(() => snappyDecompress(hex('04 f4'), LIMIT), /truncated literal length/);
     // Offset beyond output: copy at output 1 with offset 2.
     expectSnappyError(() => snappyDecompress(hex('05 00 61 01 02'), LIMIT), /copy offset 2 at output byte 1/);
     // Offset 0 is never valid.

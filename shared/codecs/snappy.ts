@@ -1,7 +1,7 @@
 // Snappy block format (not the framed/stream format): Prometheus remote-write bodies arrive
 // in it, and load generators and tests produce it. Decoding is bounds-checked throughout.
 
-import { BadRequestError } from '../errors/index.js';
+import { BadRequestError, PayloadTooLargeError } from '../errors/index.js';
 
 function corrupt(reason: string): BadRequestError {
   return new BadRequestError('FS_SNAPPY', `snappy: ${reason}`);
@@ -29,13 +29,23 @@ function readPreamble(src: Uint8Array): [length: number, headerBytes: number] {
 }
 
 /**
- * Decompress one snappy block. `maxOutput` bounds the announced length, checked before any
- * allocation, so a tiny body cannot make us allocate gigabytes. Returns a new array.
+ * Most output one input byte can produce: a 3-byte copy emits at most 64 bytes. A preamble
+ * announcing more than this allows for the block's size is a lie, refused before allocating.
+ */
+const MAX_EXPANSION = 64 / 3;
+
+/**
+ * Decompress one snappy block. The announced length is checked before any allocation: more
+ * than the block could ever produce is corrupt (400, FS_SNAPPY), so the output is at most ~21x
+ * the input; more than `maxOutput` is too large (413, FS_SNAPPY_TOO_LARGE). Returns a new array.
  */
 export function snappyDecompress(src: Uint8Array, maxOutput: number): Uint8Array {
   const [length, header] = readPreamble(src);
+  if (length > (src.length - header) * MAX_EXPANSION) {
+    throw corrupt(`preamble announces ${length} bytes, more than ${src.length - header} bytes of block can hold`);
+  }
   if (length > maxOutput) {
-    throw corrupt(`uncompressed length ${length} exceeds the limit of ${maxOutput} bytes`);
+    throw new PayloadTooLargeError('FS_SNAPPY_TOO_LARGE', `snappy: uncompressed length ${length} exceeds the limit of ${maxOutput} bytes`);
   }
   const out = new Uint8Array(length);
   const end = src.length;
