@@ -3,3 +3,5 @@
 export { stateStoreConformance } from './state-store-conformance.js';
 export { jobQueueConformance, JOB_QUEUE_CONFORMANCE_SETTINGS } from './job-queue-conformance.js';
 export type { JobQueueConformanceSettings } from './job-queue-conformance.js';
+export { busConformance } from './bus-conformance.js';
+export type { BusConformanceOptions } from './bus-conformance.js';

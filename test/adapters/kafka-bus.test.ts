@@ -1,0 +1,96 @@
+// KafkaBus against a real broker: the shared Bus conformance suite, then what only Kafka has
+// (compressed batches from other clients, the options it refuses). Topic and group names are
+// unique per run, so concurrent suites on the shared broker do not see each other.
+
+import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { busConformance } from '../../shared/adapters/conformance/index.js';
+import { KafkaBus, registerKafkaCodecs, type KafkaBusOptions } from '../../shared/adapters/kafka/index.js';
+import { requireService } from '../support/services.js';
+import { waitFor } from '../support/wait.js';
+
+const { CompressionTypes, Kafka, Partitioners, logLevel } = kafkajs;
+const broker = requireService('kafka');
+
+/** Settings that make rebalances quick enough for a test. */
+export function testBusOptions(brokers: string): KafkaBusOptions {
+  return { brokers: [brokers], clientId: 'foreshock-test', heartbeatIntervalMs: 300, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, retryBackoffMs: 20 };
+}
+
+describe.skipIf(!broker)('KafkaBus on a real broker', () => {
+  const brokers = broker!;
+  const made: KafkaBus[] = [];
+  const prefix = `fs-kbus-${randomBytes(4).toString('hex')}-`;
+  afterAll(async () => {
+    await Promise.all(made.map((b) => b.close()));
+    // The broker is shared: remove exactly the topics this run created.
+    const admin = new Kafka({ clientId: `${prefix}cleanup`, brokers: [brokers], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  busConformance('kafka', async () => new KafkaBus(testBusOptions(brokers)), { timeoutMs: 60_000, namePrefix: `${prefix}conf-` });
+
+  for (const [codec, type] of [
+    ['gzip', CompressionTypes.GZIP],
+    ['snappy', CompressionTypes.Snappy],
+    ['lz4', CompressionTypes.LZ4],
+    ['zstd', CompressionTypes.ZSTD],
+  ] as const) {
+    it(`consumes ${codec} batches written by kafkajs and by the broker itself (Java codecs)`, async () => {
+      registerKafkaCodecs();
+      const run = `${prefix}${codec}`;
+      const byClient = `${run}-client`;
+      const byBroker = `${run}-broker`;
+      const bus = new KafkaBus(testBusOptions(brokers));
+      made.push(bus);
+      const kafka = new Kafka({ clientId: 'foreshock-test-producer', brokers: [brokers], logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        await bus.ensureTopics([{ name: byClient, partitions: 2 }]);
+        // With compression.type set on the topic, the broker recompresses every batch with the
+        // JVM's codec (snappy-java's xerial framing, lz4-java, zstd-jni), as Java clients write it.
+        await admin.createTopics({ waitForLeaders: true, topics: [{ topic: byBroker, numPartitions: 2, configEntries: [{ name: 'compression.type', value: codec }] }] });
+      } finally {
+        await admin.disconnect();
+      }
+      const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      const lines = Array.from({ length: 400 }, (_, i) => `cpu,host=h${i % 7} usage=${(i * 1.5).toFixed(1)} ${1_700_000_000_000 + i}`);
+      const messages = lines.map((l, i) => ({ key: i % 3 === 0 ? null : `h${i % 7}`, value: l }));
+      try {
+        await producer.send({ topic: byClient, compression: type, messages });
+        await producer.send({ topic: byBroker, messages });
+      } finally {
+        await producer.disconnect();
+      }
+      for (const topic of [byClient, byBroker]) {
+        const got: string[] = [];
+        const sub = await bus.subscribe({
+          groupId: `${topic}-g`,
+          topics: [topic],
+          eachBatch: async (b) => void got.push(...b.messages.map((m) => Buffer.from(m.value).toString())),
+        });
+        await waitFor(async () => (got.length >= lines.length ? true : null), 30_000);
+        await sub.close();
+        expect(got.sort()).toEqual([...lines].sort());
+      }
+    });
+  }
+
+  it('refuses bad options with FS_BUS_OPTIONS', () => {
+    expect(() => new KafkaBus({ brokers: [] })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));
+    expect(() => new KafkaBus({ brokers: ['nohost'] })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));
+    expect(() => new KafkaBus({ brokers: [brokers], partitionsConsumedConcurrently: 0 })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));
+  });
+
+  it('fails a send with FS_BUS_SEND when the broker is unreachable, without crashing', async () => {
+    const bus = new KafkaBus({ brokers: ['127.0.0.1:1'], connectionTimeoutMs: 200, requestTimeoutMs: 500 });
+    made.push(bus);
+    await expect(bus.send('x', [{ key: null, value: new Uint8Array(1) }])).rejects.toMatchObject({ status: 503 });
+  });
+});
