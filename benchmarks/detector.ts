@@ -17,6 +17,8 @@ import { parseArgs } from 'node:util';
 import { DetectorEngine, recordLayout } from '../services/detector/engine/index.js';
 
 const { RING_F32, W_NPOS } = recordLayout;
+/** The scalars a normal sample touches: the record's first two cache lines. */
+const SCALAR_F64 = 16;
 
 const { values: args } = parseArgs({
   options: {
@@ -105,14 +107,16 @@ function detectorRound(engine: DetectorEngine, slots: Int32Array, order: Int32Ar
 }
 
 /**
- * The memory-bound limit: for every series in the same order, read the record's 128 bytes of
- * scalars and its current ring value, and write both cache lines of scalars and the ring
- * value back — the bytes an update touches, with no arithmetic. State is left as the detector
+ * The memory-bound limit: for every series in the same order, read the 128 bytes of scalars a
+ * normal sample uses and its current ring value, and (seasonal profiles, every fourth round)
+ * its bucket, and write both cache lines of scalars, the ring value and the bucket back — the bytes an update touches, with no arithmetic. State is left as the detector
  * needs it (the timestamp written is the round's).
  */
 function referenceRound(engine: DetectorEngine, slots: Int32Array, order: Int32Array, noise: Float64Array, tsMs: number, round: number): number {
   const t = engine.table;
   const shift = (round * 7919) & NOISE_MASK;
+  const seasonCap = t.seasonCap;
+  const seasonF32 = t.seasonF32;
   let acc = 0;
   for (let i = 0; i < order.length; i++) {
     const slot = slots[order[i]];
@@ -121,12 +125,18 @@ function referenceRound(engine: DetectorEngine, slots: Int32Array, order: Int32A
     const f32 = chunk.f32;
     const b = (slot & t.chunkMask) * t.strideF64;
     let s = noise[(i + shift) & NOISE_MASK];
-    for (let k = 1; k < 16; k++) s += f64[b + k];
+    for (let k = 1; k < SCALAR_F64; k++) s += f64[b + k];
     const ri = b * 2 + RING_F32 + (chunk.u32[b * 2 + W_NPOS] >>> 16);
     const r = f32[ri];
     f32[ri] = r;
     f64[b] = tsMs; // first cache line of scalars
     f64[b + 12] = f64[b + 12]; // second line (a double field: round-trips exactly)
+    if (seasonCap > 0 && (round & 3) === 0) {
+      // the seasonal bucket of this sample's time of day: one more line, read and written on
+      // every fourth sample (as the engine updates it)
+      const si = b * 2 + seasonF32 + 2 * (((tsMs / 3_600_000) | 0) % seasonCap);
+      f32[si] = f32[si] + 0;
+    }
     acc += s + r;
   }
   return acc;

@@ -3,7 +3,9 @@
 
 import { basename, dirname, relative, resolve } from 'node:path';
 import type { ForeshockConfig } from '../shared/config/index.js';
-import { DetectorEngine, EVENT_OPENED, EVENT_RESOLVED, paramsFromConfig } from '../services/detector/engine/index.js';
+import {
+  DetectorEngine, EVENT_OPENED, EVENT_RESOLVED, NAB_PARAMS, nabScores, paramsFromConfig,
+} from '../services/detector/engine/index.js';
 import {
   findWindowsForFile, formatNabTimestamp, readCombinedWindows, readNabDataFile, windowLabels, writeNabResultsFile,
 } from '../shared/codecs/index.js';
@@ -21,24 +23,20 @@ export interface ReplayOptions {
 export async function runReplay(o: ReplayOptions): Promise<number> {
   const series = await readNabDataFile(o.file);
   const n = series.values.length;
-  const engine = new DetectorEngine([paramsFromConfig(o.config.detector)]);
-  const slot = engine.allocSlot(0);
-  const scores = new Float64Array(n);
   const bar = new ProgressBar(process.stderr, n, `replay ${basename(o.file)}`);
   let opened = 0;
   const events: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const code = engine.update(slot, series.timestampsMs[i], series.values[i]);
-    scores[i] = engine.outScore;
-    if (code === EVENT_OPENED) {
-      opened++;
-      events.push(`${formatNabTimestamp(series.timestampsMs[i])} opened  score=${engine.outScore.toFixed(3)}`);
-    } else if (code === EVENT_RESOLVED) {
-      events.push(`${formatNabTimestamp(series.timestampsMs[i])} resolved`);
-    }
-    if ((i & 1023) === 0) bar.update(i);
+  let scores: Float64Array;
+  if (o.nab) {
+    // NAB: the engine with the NAB profile, through the same function bench:nab scores.
+    scores = nabScores(series.timestampsMs, series.values, NAB_PARAMS, (i) => bar.update(i));
+    for (let i = 0; i < n; i++) if (scores[i] > 0) opened++;
+  } else {
+    scores = new Float64Array(n);
+    opened = replayProduction(o, series.timestampsMs, series.values, scores, events, bar);
   }
   bar.done(n);
+
 
   let labels: Uint8Array | undefined;
   if (o.nab) {
@@ -59,4 +57,25 @@ export async function runReplay(o: ReplayOptions): Promise<number> {
   }
   process.stderr.write(`${n} samples, ${opened} anomalies opened\n`);
   return 0;
+}
+
+/** Without --nab: the production profile from the config; scores per row, events listed. Returns anomalies opened. */
+function replayProduction(
+  o: ReplayOptions, ts: Float64Array, values: Float64Array, scores: Float64Array, events: string[], bar: ProgressBar,
+): number {
+  const engine = new DetectorEngine([paramsFromConfig(o.config.detector)], { chunkShift: 0 });
+  const slot = engine.allocSlot(0);
+  let opened = 0;
+  for (let i = 0; i < values.length; i++) {
+    const code = engine.update(slot, ts[i], values[i]);
+    scores[i] = engine.outScore;
+    if (code === EVENT_OPENED) {
+      opened++;
+      events.push(`${formatNabTimestamp(ts[i])} opened  score=${engine.outScore.toFixed(3)}`);
+    } else if (code === EVENT_RESOLVED) {
+      events.push(`${formatNabTimestamp(ts[i])} resolved`);
+    }
+    if ((i & 1023) === 0) bar.update(i);
+  }
+  return opened;
 }

@@ -167,11 +167,11 @@ const ENGINE_MODULE = '../../services/detector/engine/index.js';
 export async function loadForeshockDetector(): Promise<NabDetector | undefined> {
   if (!existsSync(fileURLToPath(ENGINE_SOURCE))) return undefined;
   const engine = (await import(ENGINE_MODULE)) as Record<string, unknown>;
-  if (typeof engine.DetectorEngine !== 'function') return undefined;
-  // Wiring goes here, e.g.:
-  //   const { DetectorEngine } = engine as typeof import('../../services/detector/engine/index.js');
-  //   return { name: 'foreshock', run(ts, values) { const e = new DetectorEngine(…); … } };
-  return undefined;
+  if (typeof engine.DetectorEngine !== 'function' || typeof engine.nabScores !== 'function') return undefined;
+  const { nabScores } = engine as unknown as typeof import('../../services/detector/engine/index.js');
+  // The same function `foreshock replay --nab` runs: a fresh engine with the NAB profile, one
+  // series, rows in order, engine.outScore per row.
+  return { name: 'foreshock', run: (ts, values) => nabScores(ts, values) };
 }
 
 /**

@@ -1,6 +1,14 @@
 // Detector stage: consumes sample batches (the partitions this worker owns), prepares each
 // series (order, duplicates, counter → rate), runs the engine on event time and publishes
 // the events it raises to the events topic and the recent-events log.
+//
+// State follows the partition: every series belongs to the samples-topic partition it arrives
+// on. On assignment a partition's checkpoint (snapshot + journal, see checkpoint-store.ts) is
+// restored before its messages are handled; a batch resolves (and its offsets are committed)
+// only after its events are published and the messages it applied are durable in the
+// StateStore (journal entry, or a new snapshot every checkpointInterval); on revocation a
+// final snapshot is written and the partition's series are dropped. Messages at or below the
+// offset the restored state covers are skipped, so a replayed tail is applied once.
 
 import { decodeSampleBatch } from '../../shared/codecs/index.js';
 import type { ForeshockConfig } from '../../shared/config/index.js';
@@ -9,10 +17,16 @@ import {
   EVENTS_LOG, KIND_COUNTER, type AnomalyEvent, type EventKind, type ForecastPoint, type SeriesFilter, type SeriesSamples,
   type SeriesState, type SeriesSummary, type SeriesView,
 } from '../../shared/model/index.js';
-import type { Bus, BusBatch, MetricSink, OutgoingMessage, StateStore, Subscription } from '../../shared/ports/index.js';
+import type { Bus, BusBatch, MetricPoint, MetricSink, OutgoingMessage, StateStore, Subscription } from '../../shared/ports/index.js';
 import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
-import { DetectorEngine, EVENT_OPENED, EVENT_RESOLVED, EVENT_UPDATED, explain, paramsFromConfig } from './engine/index.js';
+import {
+  DetectorEngine, EVENT_FORECAST_BREACH, EVENT_OPENED, EVENT_RESOLVED, EVENT_UPDATED, explain, profileResolverFromConfig, type ProfileResolver,
+} from './engine/index.js';
+import { SINK_TAGS } from '../../shared/model/index.js';
+import { CheckpointStore, type CheckpointManifest } from './checkpoint-store.js';
+import { decodeJournal, decodeSnapshot, encodeJournal, encodeSnapshot, type JournalMessage, type PartitionSnapshot } from './partition-checkpoint.js';
 import { SeriesTable } from './series-table.js';
+import { viewPublisherFor, type ViewPublisher } from './view-publisher.js';
 
 export interface DetectorDeps {
   bus: Bus;
@@ -21,25 +35,74 @@ export interface DetectorDeps {
   config: ForeshockConfig;
   telemetry: Telemetry;
   logger: Logger;
+  /** Wall clock for checkpoint scheduling, ms. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** A samples-topic partition this worker owns, and how far its state is applied and durable. */
+interface OwnedPartition {
+  topic: string;
+  partition: number;
+  /** Checkpoint key prefix in the StateStore. */
+  base: string;
+  /** Its checkpoint has been restored (or there was none); batches wait for this. */
+  ready: boolean;
+  /** Last offset whose samples are in the engine state; -1 when none. */
+  applied: number;
+  /** Largest append time of the messages applied: a message at or below `applied` that is newer belongs to a new log (topic recreated). */
+  maxTs: number;
+  /** Latest event time of the partition's samples: its series idle relative to it are evicted. */
+  maxEventTs: number;
+  /** Events of applied messages not yet published (a failed publish is retried with the redelivered batch). */
+  pendingEvents: AnomalyEvent[];
+  /** Messages applied but not yet in the StateStore. */
+  journal: JournalMessage[];
+  /** Journal entries written since the current snapshot (deleted when the next one is written). */
+  journalKeys: string[];
+  manifest: CheckpointManifest | null;
+  lastSnapshotAt: number;
+  batchesSinceSnapshot: number;
 }
 
 /** Events kept in the StateStore's recent-events log. */
 const EVENTS_LOG_MAX = 10_000;
 const EVICT_EVERY_MS = 60_000;
+/** Consumer group of the detector workers (the Kafka adapter prepends kafka.groupIdPrefix). */
+export const DETECTOR_GROUP = 'foreshock-detector';
 const textEncoder = new TextEncoder();
 
 export class DetectorService implements SeriesView {
   private readonly engine: DetectorEngine;
+  private readonly resolver: ProfileResolver;
+  private readonly sinkIntervalMs: number;
+  /** Metric-sink points of the batch in progress, written once per batch. */
+  private sinkPoints: MetricPoint[] = [];
+  private readonly breachOut = new Float64Array(3);
   private readonly table = new SeriesTable();
   private subscription: Subscription | null = null;
   private started = false;
   private maxEventTs = -Infinity;
   private lastEvictAt = -Infinity;
+  /** Event time of the last sample of the series `processSeries` ran last (an output, not per-sample state). */
+  private seriesLastTs = -Infinity;
   private readonly out = new Float64Array(3);
   private dropped = { duplicate: 0, out_of_order: 0 };
+  /** Publishes series, forecasts and the risk board to the StateStore for the API. */
+  readonly publisher: ViewPublisher;
+  /** Partitions owned, by partition number (one topic). */
+  private readonly owned = new Map<number, OwnedPartition>();
+  private readonly checkpoints: CheckpointStore | null;
+  private readonly clock: () => number;
 
   constructor(private readonly deps: DetectorDeps) {
-    this.engine = new DetectorEngine([paramsFromConfig(deps.config.detector)]);
+    // One engine profile per kind of metric (and per config rule); a series picks its profile
+    // once, when its slot is allocated.
+    this.resolver = profileResolverFromConfig(deps.config.detector);
+    this.engine = new DetectorEngine(this.resolver.profiles);
+    this.sinkIntervalMs = deps.config.detector.sinkInterval;
+    this.publisher = viewPublisherFor(this.engine, this.table, deps);
+    this.checkpoints = deps.config.detector.checkpoint ? new CheckpointStore(deps.store, deps.config.detector.checkpointChunkBytes) : null;
+    this.clock = deps.clock ?? Date.now;
   }
 
   ready(): boolean {
@@ -49,28 +112,42 @@ export class DetectorService implements SeriesView {
   async start(): Promise<void> {
     const { bus, config } = this.deps;
     this.subscription = await bus.subscribe({
-      groupId: 'foreshock-detector',
+      groupId: DETECTOR_GROUP,
       topics: [config.bus.topicSamples],
       eachBatch: (batch) => this.handleBatch(batch),
+      onAssign: (parts) => this.onAssign(parts),
+      onRevoke: (parts) => this.onRevoke(parts),
     });
     this.started = true;
+    this.publisher.start();
   }
 
+  /** Partitions this worker owns (restored or being restored), ascending. */
+  ownedPartitions(): number[] {
+    return [...this.owned.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Handles one batch of one partition. Resolves once the batch's events are published and
+   * the messages it applied are durable in the StateStore (so the bus may commit them);
+   * throws when either failed (the bus redelivers the batch; what was applied is skipped).
+   */
   async handleBatch(batch: BusBatch): Promise<void> {
-    const { telemetry, logger } = this.deps;
-    const events: AnomalyEvent[] = [];
+    const { telemetry } = this.deps;
+    const op = this.owned.get(batch.partition) ?? this.own(batch.topic, batch.partition);
+    if (!op.ready) await this.restore(op);
     const t0 = process.hrtime.bigint();
     let scored = 0;
+    let skipped = 0;
     for (const m of batch.messages) {
-      let series: SeriesSamples[];
-      try {
-        series = decodeSampleBatch(m.value).series;
-      } catch (err) {
-        telemetry.errors.inc({ code: err instanceof ForeshockError ? err.code : 'FS_DETECTOR_DECODE' });
-        logger.warn({ partition: batch.partition, offset: m.offset, err: (err as Error).message }, 'sample batch dropped');
+      if (m.offset <= op.applied && m.timestamp <= op.maxTs) {
+        skipped++;
         continue;
       }
-      for (const s of series) scored += this.processSeries(s, events);
+      scored += this.applyMessage(op, m.offset, m.value, op.pendingEvents);
+      op.applied = m.offset;
+      if (m.timestamp > op.maxTs) op.maxTs = m.timestamp;
+      if (this.checkpoints !== null) op.journal.push({ offset: m.offset, timestamp: m.timestamp, value: m.value });
     }
     const ns = Number(process.hrtime.bigint() - t0);
     if (scored > 0) {
@@ -78,19 +155,284 @@ export class DetectorService implements SeriesView {
       telemetry.detectorNsPerSample.set(ns / scored);
       telemetry.detectorBatchSeconds.observe(ns / 1e9);
     }
+    if (skipped > 0) telemetry.detectorMessagesSkipped.inc(skipped);
+    if (this.sinkPoints.length > 0) {
+      // The sink buffers and never blocks; points of a replayed tail are rewritten at the same times.
+      this.deps.sink.write(this.sinkPoints);
+      this.sinkPoints = [];
+    }
     this.flushDropCounts();
     this.maybeEvict();
     telemetry.seriesActive.set(this.table.size);
-    if (events.length > 0) await this.publish(events);
+    await this.makeDurable(op, false);
+  }
+
+  /** Decodes one message and runs its series; returns the samples scored. */
+  private applyMessage(op: OwnedPartition, offset: number, value: Uint8Array, events: AnomalyEvent[]): number {
+    const { telemetry, logger } = this.deps;
+    let series: SeriesSamples[];
+    try {
+      series = decodeSampleBatch(value).series;
+    } catch (err) {
+      telemetry.errors.inc({ code: err instanceof ForeshockError ? err.code : 'FS_DETECTOR_DECODE' });
+      logger.warn({ partition: op.partition, offset, err: (err as Error).message }, 'sample batch dropped');
+      return 0;
+    }
+    let scored = 0;
+    for (const s of series) {
+      scored += this.processSeries(s, events, op.partition);
+      if (this.seriesLastTs > op.maxEventTs) op.maxEventTs = this.seriesLastTs;
+    }
+    return scored;
+  }
+
+  private own(topic: string, partition: number): OwnedPartition {
+    const op: OwnedPartition = {
+      topic,
+      partition,
+      // Named like the group, so deployments that keep their groups apart keep checkpoints apart.
+      base: CheckpointStore.base(this.deps.config.kafka.groupIdPrefix + DETECTOR_GROUP, topic, partition),
+      ready: false,
+      applied: -1,
+      maxTs: -Infinity,
+      maxEventTs: -Infinity,
+      pendingEvents: [],
+      journal: [],
+      journalKeys: [],
+      manifest: null,
+      lastSnapshotAt: this.clock(),
+      batchesSinceSnapshot: 0,
+    };
+    this.owned.set(partition, op);
+    return op;
+  }
+
+  /** Bus callback: restore each new partition before its messages arrive. */
+  private async onAssign(parts: { topic: string; partition: number }[]): Promise<void> {
+    for (const { topic, partition } of parts) {
+      const op = this.owned.get(partition) ?? this.own(topic, partition);
+      if (op.ready) continue;
+      try {
+        await this.restore(op);
+      } catch (err) {
+        // The StateStore is unreachable: the partition's batches retry the restore (and are
+        // redelivered until it works), so nothing is scored on cold state meanwhile.
+        this.deps.telemetry.errors.inc({ code: 'FS_DETECTOR_RESTORE' });
+        this.deps.logger.warn({ partition, err: (err as Error).message }, 'checkpoint restore failed; retrying with the first batch');
+      }
+    }
+  }
+
+  /** Bus callback: flush a final snapshot of each partition taken away, then drop its series. */
+  private async onRevoke(parts: { topic: string; partition: number }[]): Promise<void> {
+    for (const { partition } of parts) {
+      const op = this.owned.get(partition);
+      if (op === undefined) continue;
+      try {
+        if (op.ready) await this.makeDurable(op, true);
+      } catch (err) {
+        // The next owner restores the last durable checkpoint and replays the rest from the bus.
+        this.deps.telemetry.errors.inc({ code: 'FS_DETECTOR_FLUSH' });
+        this.deps.logger.warn({ partition, err: (err as Error).message }, 'final checkpoint failed; the next owner replays from the last one');
+      }
+      this.owned.delete(partition);
+      const dropped = this.dropSeries(partition);
+      this.deps.logger.info({ partition, series: dropped, offset: op.applied }, 'partition revoked');
+    }
+    this.deps.telemetry.seriesActive.set(this.table.size);
+  }
+
+  /**
+   * Load the partition's snapshot and journal into the engine. Throws when the StateStore
+   * cannot be read (the caller retries); an unusable checkpoint is logged and the partition
+   * starts cold.
+   */
+  private async restore(op: OwnedPartition): Promise<void> {
+    const { telemetry, logger } = this.deps;
+    // Whatever this worker still held for the partition is older than the checkpoint.
+    this.dropSeries(op.partition);
+    op.applied = -1;
+    op.maxTs = -Infinity;
+    op.maxEventTs = -Infinity;
+    op.pendingEvents = [];
+    op.journal = [];
+    op.journalKeys = [];
+    op.manifest = null;
+    if (this.checkpoints === null) {
+      op.ready = true;
+      return;
+    }
+    const t0 = process.hrtime.bigint();
+    let outcome = 'empty';
+    let replayed = 0;
+    try {
+      const loaded = await this.checkpoints.load(op.base);
+      if (loaded.snapshot !== null) {
+        this.importSnapshot(op, decodeSnapshot(loaded.snapshot));
+        op.manifest = loaded.manifest;
+        outcome = 'warm';
+      }
+      // Journal entries hold the messages applied after the snapshot; their events were
+      // published before the entry was written, so the replay discards them.
+      const discard: AnomalyEvent[] = [];
+      for (const entry of loaded.journal) {
+        for (const m of decodeJournal(entry.value)) {
+          if (m.offset <= op.applied) continue;
+          this.applyMessage(op, m.offset, m.value, discard);
+          discard.length = 0;
+          op.applied = m.offset;
+          if (m.timestamp > op.maxTs) op.maxTs = m.timestamp;
+          replayed++;
+        }
+        op.journalKeys.push(entry.key);
+        outcome = 'warm';
+      }
+      this.flushDropCounts();
+    } catch (err) {
+      if (!(err instanceof ForeshockError && err.code === 'FS_DETECTOR_CHECKPOINT')) throw err;
+      this.dropSeries(op.partition);
+      op.applied = -1;
+      op.maxTs = -Infinity;
+      op.maxEventTs = -Infinity;
+      op.journalKeys = [];
+      op.manifest = null;
+      outcome = 'cold';
+      telemetry.errors.inc({ code: err.code });
+      logger.warn({ partition: op.partition, err: err.message }, 'checkpoint unusable; the partition starts cold');
+    }
+    op.ready = true;
+    op.lastSnapshotAt = this.clock();
+    op.batchesSinceSnapshot = 0;
+    telemetry.detectorRestores.inc({ outcome });
+    telemetry.seriesActive.set(this.table.size);
+    logger.info(
+      { partition: op.partition, outcome, series: this.table.slotsOf(op.partition).length, offset: op.applied, journalMessages: replayed, ms: Number(process.hrtime.bigint() - t0) / 1e6 },
+      'partition restored',
+    );
+  }
+
+  private importSnapshot(op: OwnedPartition, snap: PartitionSnapshot): void {
+    const { engine, table } = this;
+    const slots = engine.importSlots(snap.engine);
+    if (slots.length !== snap.keys.length) {
+      for (const slot of slots) engine.freeSlot(slot);
+      throw new ForeshockError('FS_DETECTOR_CHECKPOINT', `snapshot holds ${snap.keys.length} series but ${slots.length} engine records`);
+    }
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i];
+      if (table.get(snap.keys[i]) !== undefined) {
+        // Held under another partition of this worker; that state is newer.
+        engine.freeSlot(slot);
+        continue;
+      }
+      table.bind(slot, snap.keys[i], snap.labels[i], snap.hosts[i], snap.kinds[i] === KIND_COUNTER ? KIND_COUNTER : 0, op.partition);
+      table.lastTs[slot] = snap.lastTs[i];
+      table.lastRaw[slot] = snap.lastRaw[i];
+      table.samples[slot] = snap.samples[i];
+      if (snap.lastTs[i] > this.maxEventTs) this.maxEventTs = snap.lastTs[i];
+      if (snap.lastTs[i] > op.maxEventTs) op.maxEventTs = snap.lastTs[i];
+    }
+    op.applied = snap.offset;
+    op.maxTs = snap.maxMessageTs;
+  }
+
+  /** Free every series of `partition`; returns how many. */
+  private dropSeries(partition: number): number {
+    const slots = this.table.slotsOf(partition);
+    for (const slot of slots) {
+      this.engine.freeSlot(slot);
+      this.table.release(slot);
+    }
+    return slots.length;
+  }
+
+  /**
+   * Publish the partition's pending events, then make what it applied durable: a snapshot
+   * when one is due (or `force`), else a journal entry. Events go first so that a checkpoint
+   * never covers a message whose events were not published.
+   */
+  private async makeDurable(op: OwnedPartition, force: boolean): Promise<void> {
+    if (op.pendingEvents.length > 0) {
+      await this.publish(op.pendingEvents);
+      op.pendingEvents = [];
+    }
+    if (this.checkpoints === null) return;
+    const cfg = this.deps.config.detector;
+    if (!force) op.batchesSinceSnapshot++;
+    const due =
+      force ||
+      this.clock() - op.lastSnapshotAt >= cfg.checkpointInterval ||
+      (cfg.checkpointBatches > 0 && op.batchesSinceSnapshot >= cfg.checkpointBatches);
+    // Nothing applied since the current snapshot: nothing to write.
+    const dirty = op.applied >= 0 && (op.manifest === null || op.manifest.offset !== op.applied);
+    if (due) {
+      if (dirty) await this.snapshot(op);
+      else op.lastSnapshotAt = this.clock();
+    } else if (op.journal.length > 0) {
+      await this.appendJournal(op);
+    }
+  }
+
+  private async snapshot(op: OwnedPartition): Promise<void> {
+    const { engine, table, deps } = this;
+    const t0 = process.hrtime.bigint();
+    const slots = table.slotsOf(op.partition);
+    const n = slots.length;
+    const snap: PartitionSnapshot = {
+      offset: op.applied,
+      maxMessageTs: op.maxTs,
+      engine: engine.exportSlots(slots),
+      keys: new Array<string>(n),
+      hosts: new Array<string>(n),
+      labels: new Array(n),
+      kinds: new Uint8Array(n),
+      lastTs: new Float64Array(n),
+      lastRaw: new Float64Array(n),
+      samples: new Float64Array(n),
+    };
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i];
+      snap.keys[i] = table.keys[slot]!;
+      snap.hosts[i] = table.hosts[slot];
+      snap.labels[i] = table.labels[slot]!;
+      snap.kinds[i] = table.kinds[slot];
+      snap.lastTs[i] = table.lastTs[slot];
+      snap.lastRaw[i] = table.lastRaw[slot];
+      snap.samples[i] = table.samples[slot];
+    }
+    const bytes = encodeSnapshot(snap);
+    op.manifest = await this.checkpoints!.writeSnapshot(op.base, bytes, op.applied, n, op.manifest, op.journalKeys);
+    op.journal = [];
+    op.journalKeys = [];
+    op.lastSnapshotAt = this.clock();
+    op.batchesSinceSnapshot = 0;
+    deps.telemetry.detectorCheckpoints.inc({ kind: 'snapshot' });
+    deps.telemetry.detectorCheckpointBytes.inc({ kind: 'snapshot' }, bytes.length);
+    deps.telemetry.detectorCheckpointSeconds.observe({ kind: 'snapshot' }, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+
+  private async appendJournal(op: OwnedPartition): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    const msgs = op.journal;
+    const bytes = encodeJournal(msgs);
+    op.journalKeys.push(await this.checkpoints!.writeJournal(op.base, msgs[0].offset, msgs[msgs.length - 1].offset, bytes));
+    op.journal = [];
+    const { telemetry } = this.deps;
+    telemetry.detectorCheckpoints.inc({ kind: 'journal' });
+    telemetry.detectorCheckpointBytes.inc({ kind: 'journal' }, bytes.length);
+    telemetry.detectorCheckpointSeconds.observe({ kind: 'journal' }, Number(process.hrtime.bigint() - t0) / 1e9);
   }
 
   /** Runs one series' samples through the engine; returns the number scored. */
-  processSeries(s: SeriesSamples, events: AnomalyEvent[]): number {
+  processSeries(s: SeriesSamples, events: AnomalyEvent[], partition = -1): number {
     const { engine, table } = this;
     let slot = table.get(s.key);
     if (slot === undefined) {
-      slot = engine.allocSlot(0);
-      table.bind(slot, s.key, s.labels, s.host, s.kind);
+      slot = engine.allocSlot(this.resolver.resolve(s.labels.__name__ ?? '', s.labels));
+      table.bind(slot, s.key, s.labels, s.host, s.kind, partition);
+    } else if (table.partitions[slot] !== partition) {
+      // The series now arrives on another partition (partitions were added): it moves with it.
+      table.partitions[slot] = partition;
     }
     const ts = s.timestamps;
     const vs = s.values;
@@ -121,16 +463,63 @@ export class DetectorService implements SeriesView {
       const code = engine.update(slot, t, x);
       scored++;
       if (code !== 0) events.push(this.makeEvent(slot, code, t));
+      if (engine.outBreachEvent === EVENT_FORECAST_BREACH) events.push(this.makeBreachEvent(slot, t));
+      if (t - table.lastSinkTs[slot] >= this.sinkIntervalMs) this.sinkPoint(slot, t);
     }
     table.lastTs[slot] = last;
     table.lastRaw[slot] = raw;
     table.samples[slot] += scored;
     if (last > this.maxEventTs) this.maxEventTs = last;
+    this.seriesLastTs = last;
     if (s.stale && last > -Infinity) {
       const code = engine.markStale(slot, last);
       if (code !== 0) events.push(this.makeEvent(slot, code, last));
     }
     return scored;
+  }
+
+  /** Queues the series' value, band and score at `ts` for the metric sink (at most one per sinkInterval). */
+  private sinkPoint(slot: number, ts: number): void {
+    const { engine, table } = this;
+    table.lastSinkTs[slot] = ts;
+    let tags = table.sinkTags[slot];
+    if (tags === undefined) {
+      const labels = table.labels[slot]!;
+      tags = {};
+      for (const t of SINK_TAGS) {
+        const v = t === 'series' ? table.keys[slot]! : t === 'host' ? table.hosts[slot] : t === 'metric' ? labels.__name__ : labels[t];
+        if (v) tags[t] = v;
+      }
+      table.sinkTags[slot] = tags;
+    }
+    this.sinkPoints.push(
+      { measurement: 'foreshock_band', tags, ts, fields: { value: engine.outValue, expected: engine.outExpected, lower: engine.outLower, upper: engine.outUpper } },
+      { measurement: 'foreshock_score', tags, ts, fields: { score: engine.outScore, z: engine.outZ, trend_per_s: engine.outTrendPerS } },
+    );
+  }
+
+  /** A forecast-breach event: the confident edge of the forecast reaches the series' threshold within the horizon. */
+  private makeBreachEvent(slot: number, ts: number): AnomalyEvent {
+    const { engine, table } = this;
+    const key = table.keys[slot]!;
+    const explanation = explain(engine);
+    engine.timeToBreach(slot, this.breachOut);
+    const [breachAt, breachEarliest, breachLatest] = this.breachOut;
+    const threshold = this.resolver.profiles[engine.profileIndex(slot)].breachThreshold ?? NaN;
+    explanation.forecast = { threshold, breachAt, breachEarliest, breachLatest };
+    explanation.summary = `forecast to cross ${threshold} ${Number.isFinite(breachAt) ? `around ${new Date(breachAt).toISOString()}` : 'within the horizon'}`;
+    return {
+      // One id per series and breach onset, so a replay never raises it twice.
+      id: `${hash64(key)}-${ts}-forecast_breach`,
+      kind: 'forecast_breach',
+      seriesKey: key,
+      labels: table.labels[slot]!,
+      host: table.hosts[slot],
+      ts,
+      startedAt: ts,
+      severity: 'warning',
+      explanation,
+    };
   }
 
   private makeEvent(slot: number, code: number, ts: number): AnomalyEvent {
@@ -173,12 +562,32 @@ export class DetectorService implements SeriesView {
     this.dropped = { duplicate: 0, out_of_order: 0 };
   }
 
+  /**
+   * Every minute of event time, free the series idle for detector.idleEvict. Idle is measured
+   * against the series' own partition: partitions progress at their own pace (one restored
+   * after a failover replays its backlog while the others are current), so a global clock
+   * would evict the series of a lagging partition that are not idle at all.
+   */
   private maybeEvict(): void {
     if (this.maxEventTs - this.lastEvictAt < EVICT_EVERY_MS) return;
     this.lastEvictAt = this.maxEventTs;
-    const evicted = this.engine.evictIdle(this.maxEventTs, this.deps.config.detector.idleEvict, (slot) => this.table.release(slot));
-    if (evicted > 0) this.deps.telemetry.seriesEvicted.inc(evicted);
+    const idle = this.deps.config.detector.idleEvict;
+    const cutoffOf = new Map<number, number>();
+    for (const op of this.owned.values()) cutoffOf.set(op.partition, op.maxEventTs - idle);
+    const global = this.maxEventTs - idle;
+    const { engine, table } = this;
+    const evict: number[] = [];
+    for (const slot of table.slots()) {
+      const cutoff = cutoffOf.get(table.partitions[slot]) ?? global;
+      if (table.lastTs[slot] < cutoff) evict.push(slot);
+    }
+    for (const slot of evict) {
+      engine.freeSlot(slot);
+      table.release(slot);
+    }
+    if (evict.length > 0) this.deps.telemetry.seriesEvicted.inc(evict.length);
   }
+
 
   // ---- SeriesView (cold path: API queries) ----
 
@@ -244,6 +653,7 @@ export class DetectorService implements SeriesView {
   async close(): Promise<void> {
     await this.subscription?.close();
     this.subscription = null;
+    await this.publisher.close();
     this.started = false;
   }
 }

@@ -1,5 +1,6 @@
-// Detector stage bookkeeping around the engine: series key ↔ engine slot, and the per-series
-// preparation state (last timestamp, last raw counter value) in typed arrays by slot.
+// Detector stage bookkeeping around the engine: series key ↔ engine slot, the per-series
+// preparation state (last timestamp, last raw counter value) in typed arrays by slot, and the
+// samples-topic partition each series arrives on (its state moves with that partition).
 
 import { KIND_COUNTER, type Labels, type MetricKind } from '../../shared/model/index.js';
 
@@ -17,6 +18,12 @@ export class SeriesTable {
   kinds = new Uint8Array(0);
   /** Samples scored (for warm-up display). */
   samples = new Float64Array(0);
+  /** Event time of the last point written to the metric sink; -Infinity when none (not checkpointed). */
+  lastSinkTs = new Float64Array(0);
+  /** Tags of the series' metric-sink points, built on its first point. */
+  sinkTags: (Record<string, string> | undefined)[] = [];
+  /** Samples-topic partition the series arrives on; -1 when unknown. */
+  partitions = new Int32Array(0);
 
   get size(): number {
     return this.slotOf.size;
@@ -27,7 +34,7 @@ export class SeriesTable {
   }
 
   /** Bind `slot` (fresh from the engine) to a series. */
-  bind(slot: number, key: string, labels: Labels, host: string, kind: MetricKind): void {
+  bind(slot: number, key: string, labels: Labels, host: string, kind: MetricKind, partition = -1): void {
     this.ensure(slot + 1);
     this.slotOf.set(key, slot);
     this.keys[slot] = key;
@@ -37,6 +44,9 @@ export class SeriesTable {
     this.lastTs[slot] = -Infinity;
     this.lastRaw[slot] = NaN;
     this.samples[slot] = 0;
+    this.lastSinkTs[slot] = -Infinity;
+    this.sinkTags[slot] = undefined;
+    this.partitions[slot] = partition;
   }
 
   release(slot: number): void {
@@ -45,6 +55,15 @@ export class SeriesTable {
     this.keys[slot] = undefined;
     this.labels[slot] = undefined;
     this.hosts[slot] = '';
+    this.sinkTags[slot] = undefined;
+    this.partitions[slot] = -1;
+  }
+
+  /** Slots of the series that arrive on `partition`, in insertion order. */
+  slotsOf(partition: number): number[] {
+    const out: number[] = [];
+    for (const slot of this.slotOf.values()) if (this.partitions[slot] === partition) out.push(slot);
+    return out;
   }
 
   isCounter(slot: number): boolean {
@@ -62,9 +81,13 @@ export class SeriesTable {
     this.lastTs = grow(this.lastTs, cap);
     this.lastRaw = grow(this.lastRaw, cap);
     this.samples = grow(this.samples, cap);
+    this.lastSinkTs = grow(this.lastSinkTs, cap);
     const k = new Uint8Array(cap);
     k.set(this.kinds);
     this.kinds = k;
+    const p = new Int32Array(cap).fill(-1);
+    p.set(this.partitions);
+    this.partitions = p;
   }
 }
 

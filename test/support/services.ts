@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type ServiceName = 'kafka' | 'redis' | 'alertmanager' | 'victoria' | 'prometheus' | 'node-exporter';
+export type ServiceName = 'kafka' | 'redis' | 'alertmanager' | 'victoria' | 'prometheus' | 'node-exporter' | 'chromium';
 
 /** The variable each service's address is read from, and what it holds. */
 export const SERVICE_ENV: Readonly<Record<ServiceName, string>> = {
@@ -23,6 +23,7 @@ export const SERVICE_ENV: Readonly<Record<ServiceName, string>> = {
   victoria: 'FORESHOCK_TEST_VICTORIA_URL', // http://host:port
   prometheus: 'FORESHOCK_TEST_PROMETHEUS_BIN', // path of the prometheus binary
   'node-exporter': 'FORESHOCK_TEST_NODE_EXPORTER_URL', // http://host:port
+  chromium: 'FORESHOCK_TEST_CHROMIUM', // path of Debian's chromium (the page test drives it headless)
 };
 
 /** Its name for deploy/local/services.sh. */
@@ -33,6 +34,7 @@ const SCRIPT_NAME: Readonly<Record<ServiceName, string>> = {
   victoria: 'victoria-metrics',
   prometheus: 'prometheus',
   'node-exporter': 'node-exporter',
+  chromium: 'chromium',
 };
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -75,7 +77,7 @@ export function requireService(name: ServiceName): string | null {
   if (why === undefined) {
     if (!value) why = `${envVar} is not set and ${runEnvPath()} does not define it`;
     else {
-      const problem = name === 'prometheus' ? probeBinary(value) : probeAddress(name, value);
+      const problem = name === 'prometheus' || name === 'chromium' ? probeBinary(value) : probeAddress(name, value);
       why = problem ? `${envVar}=${value}${fromEnv ? '' : ` (from ${runEnvPath()})`}: ${problem}` : '';
     }
     checked.set(key, why);
@@ -87,7 +89,7 @@ function missing(name: ServiceName, why: string): null {
   if (process.env.FORESHOCK_REQUIRE_SERVICES === '1') {
     throw new Error(
       `test server '${name}' is required (FORESHOCK_REQUIRE_SERVICES=1) but unavailable: ${why}. ` +
-        `Start it with: npm run services -- up ${SCRIPT_NAME[name]}`,
+        (name === 'chromium' ? 'Install it with: npm run services -- install' : `Start it with: npm run services -- up ${SCRIPT_NAME[name]}`),
     );
   }
   return null;

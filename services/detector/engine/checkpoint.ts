@@ -1,24 +1,31 @@
 // Checkpoints of series state (the detector stage stores them per partition in the StateStore,
 // so a restart or a rebalance restores series mid-stream instead of warming them up again).
 //
-// Format, version 1 (header fields little-endian):
+// Format, version 2 (header fields little-endian):
 //   0  "FSDE"            magic
-//   4  u8   version      1
+//   4  u8   version      2
 //   5  u8   flags        bit 0: records are little-endian
-//   6  u16  scalarBytes  128 (the record layout of series-state.ts)
+//   6  u16  scalarBytes  192 (the record layout of layout.ts)
 //   8  u32  count
-//  12  count × record:  u16 window, u16 reserved, scalarBytes of scalars, window × f32 ring
+//  12  count × record:  u16 window, u16 seasonal buckets, scalarBytes of scalars,
+//                       window × f32 ring, buckets × (f32 mean, f32 variance)
 // A record is the series' bytes as the engine holds them, so a restored series continues with
-// bit-identical state (ring, sums, baselines, state machine, profile). The ring length must
-// match the window of the slot's profile in the importing engine; a changed layout or window
-// is refused (ForeshockError FS_DETECTOR_CHECKPOINT) and the caller starts those series cold.
+// bit-identical state (ring, sums, baselines, seasonal profile, likelihood, breach and anomaly
+// state machines, profile). The ring length and bucket count must match the slot's profile
+// in the importing engine; a changed layout, window or bucket count is refused (ForeshockError
+// FS_DETECTOR_CHECKPOINT) and the caller starts those series cold.
+// Version 1 (128-byte scalars, no seasonal buckets, the second u16 reserved) is still read:
+// its series keep their baselines and start the newer state (seasonal profile, likelihood,
+// breach) fresh.
 
 import { ForeshockError } from '../../../shared/errors/index.js';
 import type { ProfileRow } from './params.js';
-import { B_FLAGS, B_PROFILE, FLAG_LIVE, SCALAR_BYTES } from './layout.js';
+import * as layout from './layout.js';
+import { B_FLAGS, B_PROFILE, FLAG_LIVE, SCALAR_BYTES, V1_LAYOUT } from './layout.js';
 import type { SeriesState } from './series-state.js';
 
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+const V1_SCALAR_BYTES = V1_LAYOUT.scalarBytes;
 const MAGIC = [0x46, 0x53, 0x44, 0x45]; // "FSDE"
 const HEADER_BYTES = 12;
 const RECORD_HEADER_BYTES = 4;
@@ -32,12 +39,14 @@ function bad(message: string): ForeshockError {
 export function exportSlots(table: SeriesState, rows: readonly ProfileRow[], slots: ArrayLike<number>): Uint8Array {
   let total = HEADER_BYTES;
   const windows = new Uint16Array(slots.length);
+  const seasons = new Uint16Array(slots.length);
   for (let i = 0; i < slots.length; i++) {
     const slot = slots[i];
     if (!table.isLive(slot)) throw bad(`slot ${slot} is not in use`);
     const rec = table.recordBytes(slot);
     windows[i] = rows[rec[B_PROFILE]].window;
-    total += RECORD_HEADER_BYTES + SCALAR_BYTES + windows[i] * 4;
+    seasons[i] = rows[rec[B_PROFILE]].seasonTotal;
+    total += RECORD_HEADER_BYTES + SCALAR_BYTES + windows[i] * 4 + seasons[i] * 8;
   }
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
@@ -50,11 +59,16 @@ export function exportSlots(table: SeriesState, rows: readonly ProfileRow[], slo
   for (let i = 0; i < slots.length; i++) {
     const rec = table.recordBytes(slots[i]);
     const w = windows[i];
+    const sb = seasons[i];
     view.setUint16(o, w, true);
+    view.setUint16(o + 2, sb, true);
     o += RECORD_HEADER_BYTES;
     const n = SCALAR_BYTES + w * 4;
     out.set(rec.subarray(0, n), o);
     o += n;
+    const s0 = table.seasonF32 * 4;
+    out.set(rec.subarray(s0, s0 + sb * 8), o);
+    o += sb * 8;
   }
   return out;
 }
@@ -67,24 +81,30 @@ export function importSlots(table: SeriesState, rows: readonly ProfileRow[], buf
   const profiles = rows.length;
   if (buf.length < HEADER_BYTES) throw bad(`${buf.length} bytes is shorter than the header`);
   for (let i = 0; i < 4; i++) if (buf[i] !== MAGIC[i]) throw bad('not a detector checkpoint (bad magic)');
-  if (buf[4] !== CHECKPOINT_VERSION) throw bad(`version ${buf[4]} is not supported (expected ${CHECKPOINT_VERSION})`);
+  const version = buf[4];
+  if (version !== CHECKPOINT_VERSION && version !== 1) throw bad(`version ${version} is not supported (expected ${CHECKPOINT_VERSION} or 1)`);
+  const v1 = version === 1;
+  const wantScalars = v1 ? V1_SCALAR_BYTES : SCALAR_BYTES;
   if ((buf[5] & 1) !== (LITTLE_ENDIAN ? 1 : 0)) throw bad('byte order differs from this machine');
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const scalarBytes = view.getUint16(6, true);
-  if (scalarBytes !== SCALAR_BYTES) throw bad(`record layout of ${scalarBytes} bytes differs from ${SCALAR_BYTES}`);
+  if (scalarBytes !== wantScalars) throw bad(`record layout of ${scalarBytes} bytes differs from ${wantScalars} (version ${version})`);
   const count = view.getUint32(8, true);
   // pass 1: validate
   let o = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
-    if (o + RECORD_HEADER_BYTES + SCALAR_BYTES > buf.length) throw bad(`truncated at record ${i}`);
+    if (o + RECORD_HEADER_BYTES + scalarBytes > buf.length) throw bad(`truncated at record ${i}`);
     const w = view.getUint16(o, true);
+    const sb = v1 ? 0 : view.getUint16(o + 2, true);
     const rec = o + RECORD_HEADER_BYTES;
     const profile = buf[rec + B_PROFILE];
     if (profile >= profiles) throw bad(`record ${i}: profile ${profile} does not exist (${profiles} profiles)`);
     if ((buf[rec + B_FLAGS] & FLAG_LIVE) === 0) throw bad(`record ${i}: not a live series`);
     const want = rows[profile].window;
     if (w !== want) throw bad(`record ${i}: window ${w} differs from profile ${profile}'s window ${want}`);
-    o = rec + SCALAR_BYTES + w * 4;
+    const wantSb = rows[profile].seasonTotal;
+    if (!v1 && sb !== wantSb) throw bad(`record ${i}: ${sb} seasonal buckets differ from profile ${profile}'s ${wantSb}`);
+    o = rec + scalarBytes + w * 4 + sb * 8;
     if (o > buf.length) throw bad(`truncated at record ${i}`);
   }
   if (o !== buf.length) throw bad(`${buf.length - o} trailing bytes`);
@@ -93,11 +113,35 @@ export function importSlots(table: SeriesState, rows: readonly ProfileRow[], buf
   o = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     const w = view.getUint16(o, true);
+    const sb = v1 ? 0 : view.getUint16(o + 2, true);
     const rec = o + RECORD_HEADER_BYTES;
     const slot = table.alloc(buf[rec + B_PROFILE]);
-    table.recordBytes(slot).set(buf.subarray(rec, rec + SCALAR_BYTES + w * 4));
+    const dst = table.recordBytes(slot);
+    if (v1) {
+      // v1: its fields moved to their places now; the newer state keeps its fresh values.
+      copyV1(buf, rec, dst);
+      dst.set(buf.subarray(rec + V1_SCALAR_BYTES, rec + V1_SCALAR_BYTES + w * 4), SCALAR_BYTES);
+    } else {
+      dst.set(buf.subarray(rec, rec + SCALAR_BYTES + w * 4));
+      const s0 = rec + SCALAR_BYTES + w * 4;
+      dst.set(buf.subarray(s0, s0 + sb * 8), table.seasonF32 * 4);
+    }
     slots[i] = slot;
-    o = rec + SCALAR_BYTES + w * 4;
+    o = rec + scalarBytes + w * 4 + sb * 8;
   }
   return slots;
+}
+
+/** Copies a version-1 record's scalars (at buf[rec…]) field by field into a current record. */
+function copyV1(buf: Uint8Array, rec: number, dst: Uint8Array): void {
+  const src = new DataView(buf.buffer, buf.byteOffset + rec, V1_SCALAR_BYTES);
+  const out = new DataView(dst.buffer, dst.byteOffset, SCALAR_BYTES);
+  for (const [name, i] of Object.entries(V1_LAYOUT.f64)) {
+    out.setFloat64((layout as unknown as Record<string, number>)[name] * 8, src.getFloat64(i * 8, true), true);
+  }
+  for (const [name, i] of Object.entries(V1_LAYOUT.f32)) {
+    out.setFloat32((layout as unknown as Record<string, number>)[name] * 4, src.getFloat32(i * 4, true), true);
+  }
+  out.setUint32(120, src.getUint32(120, true), true);
+  out.setUint32(124, src.getUint32(124, true), true);
 }

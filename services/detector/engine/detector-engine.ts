@@ -7,8 +7,16 @@
 //   rolling z  = (x − mean_W) / sd_W        over the last W samples (ring with running sums)
 //   EWMA dev   = (x − m) / σ_e             m, σ_e² exponentially weighted (control band m ± kσ_e)
 //   Holt dev   = (x − (ℓ + φ·b·Δt)) / σ_r   one-step error of Holt's linear trend on event time
+//   robust z   = (x − median_W) / (1.4826·MAD_W)   in place of z for `robust` profiles
 //   d          = max(|z|, |EWMA dev|, |Holt dev|)
-//   score      = d⁴ / (d⁴ + c⁴)            c = scoreScale (score 0.5 at d = c)
+//   seasonal   d ← min(d, |x − μ_b| / σ_b)  once the series' profile has history for bucket b
+//                                          (time of day, per day type when weekly)
+//   raw score  = d⁴ / (d⁴ + c⁴)            c = scoreScale (score 0.5 at d = c)
+//   likelihood L = Φ((short EWMA of raw − long EWMA of raw) / long σ of raw)
+//   score      = raw | min(raw, L) | L    likelihood off | gate | replace
+// Forecast breach (profiles with a breachThreshold): after each sample, whether the confident
+// edge of the Holt forecast reaches the threshold within the horizon, with its own hold /
+// clear timers (outBreachEvent).
 // Every σ is floored at sdFloorRel·|m| + sdFloorAbs, so a flat series that changes once
 // scores high but finite. Each detector fires (a bit of outFired) at its own threshold.
 //
@@ -44,9 +52,10 @@
 import { ForeshockError } from '../../../shared/errors/index.js';
 import type { SeriesState as SeriesStateName } from '../../../shared/model/index.js';
 import { exportSlots, importSlots } from './checkpoint.js';
-import { forecastHolt, holtTimeToThreshold, type HoltSnapshot } from './forecast.js';
+import { dampedSteps, forecastHolt, holtTimeToThreshold, holtVarianceFactor, type HoltSnapshot } from './forecast.js';
 import * as layout from './layout.js';
-import { DEFAULT_DETECTOR_PARAMS, ProfileRow, validateDetectorParams, type DetectorParams } from './params.js';
+import { DEFAULT_DETECTOR_PARAMS, MAX_WINDOW, ProfileRow, seasonBucketsOf, validateDetectorParams, type DetectorParams } from './params.js';
+import { MAD_TO_SD, medianMad } from './robust.js';
 import { SeriesState, type Chunk, type SeriesStateOptions } from './series-state.js';
 import * as machine from './state-machine.js';
 import { stateNameOf } from './state-machine.js';
@@ -55,11 +64,23 @@ import { stateNameOf } from './state-machine.js';
 // the machine code, but not an imported binding (a cell load and check per use in native
 // ESM, a getter call per use under tsx's transform: 10× the arithmetic).
 const {
+  B_BREACH, B_DAYS_WEEKDAY, F_BREACH_SINCE, S_LK_MEAN, S_LK_SHORT, S_LK_VAR, S_LAST_SCORE,
   B_FLAGS, B_OUT_RUN, B_PROFILE, B_STATE, F_EPISODE_START, F_EW_MEAN, F_EW_VAR, F_H_LEVEL, F_H_TREND, F_LAST_TS,
   F_LAST_VALUE, F_REF, F_RES_VAR, F_S1, F_S2, F_STATE_SINCE, FLAG_LIVE, H_N, H_POS, N_MAX, RING_F32, S_DT_AVG,
   S_LAST_D2, S_LAST_Z2, W_NPOS, W_SMALL,
 } = layout;
-const { advanceState, resolve, EVENT_NONE, STATE_NORMAL, STATE_OPEN, STATE_PENDING, STATE_RESOLVING } = machine;
+const {
+  advanceState, resolve, EVENT_NONE, EVENT_FORECAST_BREACH, EVENT_BREACH_CLEARED, STATE_NORMAL, STATE_OPEN, STATE_PENDING,
+  STATE_RESOLVING,
+} = machine;
+const BREACH_NONE = 0;
+const BREACH_PENDING = 1;
+const BREACH_ACTIVE = 2;
+const BREACH_CLEARING = 3;
+const DAY = 86_400_000;
+const INV_DAY = 1 / DAY;
+const SEASONAL_BIT = 8;
+const ROBUST_BIT = 16;
 
 // Hot-loop constants are module-local; the exported names below are copies (an exported
 // binding is a cell load per use).
@@ -72,9 +93,10 @@ const MAX_ABS = 1e30;
 export const FIRED_ZSCORE = Z_BIT;
 export const FIRED_EWMA = EWMA_BIT;
 export const FIRED_HOLT = HOLT_BIT;
-/** Reserved for the next detectors (seasonal profile, robust median/MAD). */
-export const FIRED_SEASONAL = 8;
-export const FIRED_ROBUST = 16;
+/** The sample is unusual for its time of day (seasonal profile). */
+export const FIRED_SEASONAL = SEASONAL_BIT;
+/** Robust window detector (median/MAD), in place of FIRED_ZSCORE for robust profiles. */
+export const FIRED_ROBUST = ROBUST_BIT;
 export const FIRED_STALE = STALE_BIT;
 
 /**
@@ -112,6 +134,10 @@ export interface EngineOutputs {
    * NaN for a normal sample.
    */
   readonly outEpisodeStart: number;
+  /** Seasonal expectation of the sample's time of day (NaN when the profile was not used). */
+  readonly outSeasonalExpected?: number;
+  /** Anomaly likelihood (NaN when off or still learning). */
+  readonly outLikelihood?: number;
 }
 
 /** Current state of one series (cold path: API). The band is the one the next sample meets. */
@@ -150,6 +176,38 @@ export class DetectorEngine implements EngineOutputs {
   private lastProfile = 0;
   /** Samples ignored: NaN/±Inf/|x| ≥ MAX_ABS_VALUE values, non-finite or non-increasing timestamps. */
   ignoredSamples = 0;
+  /** Seasonal expectation (bucket mean) the last sample was judged against; NaN when the profile was not used. */
+  outSeasonalExpected = NaN;
+  /** Anomaly likelihood of the last sample (NaN when the profile has it off or it is still learning). */
+  get outLikelihood(): number {
+    if (this.lkLazy) this.finishLikelihood();
+    return this.lkValue;
+  }
+  /**
+   * Forecast-breach event of the last sample: EVENT_NONE, EVENT_FORECAST_BREACH (the confident
+   * edge of the forecast crosses the profile's breachThreshold within breachHorizon, for
+   * breachHold) or EVENT_BREACH_CLEARED. Separate from `update`'s return, which stays the
+   * anomaly lifecycle; read it after every update of a profile with a breachThreshold.
+   */
+  outBreachEvent = 0;
+  /** Final score of the last sample when the likelihood is on (NaN: outScore derives from d²). */
+  private lastFinal = NaN;
+  private lkValue = NaN;
+  /**
+   * The likelihood of the last sample is still to be computed from lkNum / √lkVar (gate mode,
+   * normal state, raw score below openScore: the state machine does not need it, so the hot
+   * loop skips the square root and the exponential and the getters finish it when read).
+   */
+  private lkLazy = false;
+  private lkNum = 0;
+  private lkVar = 1;
+  /** How much the seasonal profile moves within the breach horizon around now (seasonalBreach). */
+  private profileRise = 0;
+  /** Range (max − min) of the day type's profile (seasonalBreach). */
+  private profileRange = 0;
+  /** Scratch of the robust detector (median/MAD selection). */
+  private readonly scratch = new Float64Array(MAX_WINDOW);
+  private readonly mm = new Float64Array(2);
 
   readonly profiles: readonly DetectorParams[];
   /** Profiles as the hot loop reads them, by profile index. */
@@ -172,11 +230,30 @@ export class DetectorEngine implements EngineOutputs {
     this.profiles = profiles.map((p) => Object.freeze({ ...p }));
     this.rows = this.profiles.map((p) => new ProfileRow(p));
     let ringCap = 0;
-    for (const p of profiles) ringCap = Math.max(ringCap, p.window);
-    this.table = new SeriesState(ringCap, options);
+    let seasonCap = 0;
+    for (const p of profiles) {
+      ringCap = Math.max(ringCap, p.window);
+      seasonCap = Math.max(seasonCap, seasonBucketsOf(p));
+    }
+    this.table = new SeriesState(ringCap, options, seasonCap);
   }
 
+  /** Score in [0, 1] of the last sample: the raw score, or after the likelihood when the profile has it. */
   get outScore(): number {
+    if (this.lkLazy) this.finishLikelihood();
+    const f = this.lastFinal;
+    return f === f ? f : scoreOf(this.lastD2, this.rows[this.lastProfile].scale4);
+  }
+
+  private finishLikelihood(): void {
+    this.lkLazy = false;
+    const lk = normalCdf(this.lkNum / Math.sqrt(this.lkVar));
+    this.lkValue = lk;
+    if (lk < this.lastFinal) this.lastFinal = lk;
+  }
+
+  /** Raw score of the last sample (from its strongest standardised deviation, before the likelihood). */
+  get outRawScore(): number {
     return scoreOf(this.lastD2, this.rows[this.lastProfile].scale4);
   }
 
@@ -270,6 +347,12 @@ export class DetectorEngine implements EngineOutputs {
       md = s1 / n;
       varW = n > 1 ? (s2 - s1 * md) / (n - 1) : 0;
     }
+    if (q.robust && n >= 3) {
+      medianMad(f32, b4 + RING_F32, n < W ? n : W, this.scratch, this.mm);
+      md = this.mm[0];
+      const sdR = MAD_TO_SD * this.mm[1];
+      varW = sdR * sdR;
+    }
     const vW = varW > floorSq ? varW : floorSq;
     const xd = x - ref;
     const zn = n >= 3 ? xd - md : 0;
@@ -300,6 +383,62 @@ export class DetectorEngine implements EngineOutputs {
     if (hNum * den > num * vRf) {
       num = hNum;
       den = vRf;
+    }
+
+    // -- seasonal profile: bucket of this time of day (UTC), per day type when weekly; once
+    //    it has history the sample must be unusual for its time of day as well (min)
+    let sIdx = -1;
+    let seasBit = 0;
+    let seasMean = NaN;
+    if (q.seasonal) {
+      // day and time of day by a multiplication (the product can round across midnight: fixed up)
+      let day = Math.floor(tsMs * INV_DAY);
+      let tod = tsMs - day * DAY;
+      if (tod < 0) {
+        day -= 1;
+        tod += DAY;
+      } else if (tod >= DAY) {
+        day += 1;
+        tod -= DAY;
+      }
+      let bucket = (tod * q.bucketPerMs) | 0;
+      if (bucket >= q.seasonBuckets) bucket = q.seasonBuckets - 1;
+      let type = 0;
+      if (q.seasonWeekly) {
+        let dow = ((day | 0) + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
+        if (dow < 0) dow += 7;
+        type = dow === 0 || dow === 6 ? 1 : 0;
+      }
+      const bd = b * 8 + B_DAYS_WEEKDAY + type;
+      let days = chunk.u8[bd];
+      if (lastTs < day * DAY && days < 255) chunk.u8[bd] = ++days; // first sample of a new day
+      // The bucket is a cache line of its own: touched only to update it (every
+      // seasonUpdateEvery-th sample) or when the raw deviation is high enough that the time of day
+      // could change a decision (score ≥ closeScore or baseline protection) or an episode is
+      // under way. A low raw score is kept as it is.
+      if ((n & q.seasonMask) === 0) sIdx = b4 + t.seasonF32 + 2 * (type * q.seasonBuckets + bucket);
+      const judge = num >= q.seasonCutSq * den || (small & 0xff) !== STATE_NORMAL;
+      const own = b4 + t.seasonF32 + 2 * (type * q.seasonBuckets + bucket);
+      let j = -1;
+      if (!judge) {
+        // nothing to read
+      } else if (days > q.seasonMinDays && f32[own] === f32[own]) j = own;
+      else if (q.seasonWeekly) {
+        const o = b4 + t.seasonF32 + 2 * ((1 - type) * q.seasonBuckets + bucket);
+        if (chunk.u8[b * 8 + B_DAYS_WEEKDAY + 1 - type] > q.seasonMinDays && f32[o] === f32[o]) j = o;
+      }
+      if (j >= 0) {
+        seasMean = f32[j];
+        const vS = f32[j + 1];
+        const vSf = vS > floorSq ? vS : floorSq;
+        const dS = x - seasMean;
+        const sNum = dS * dS;
+        if (sNum >= q.zThresholdSq * vSf) seasBit = SEASONAL_BIT;
+        if (sNum * den < num * vSf) {
+          num = sNum;
+          den = vSf;
+        }
+      }
     }
 
     // -- baseline protection (see the header)
@@ -357,6 +496,25 @@ export class DetectorEngine implements EngineOutputs {
 
     // -- Holt (error-correction form on event time)
     let dtAvg = f32[b4 + S_DT_AVG];
+    // -- seasonal bucket: EWMA of level and variance weighing about seasonMemoryDays days
+    //    (α = Δt / bucket length / days so far, capped); protected samples do not teach it
+    //    (α = Δt / bucket length / days so far, × seasonUpdateEvery as only every such
+    //    sample updates it, capped); protected samples do not teach it
+    if (sIdx >= 0 && !protect) {
+      const mu = f32[sIdx];
+      if (mu !== mu) {
+        f32[sIdx] = x;
+        f32[sIdx + 1] = 0;
+      } else {
+        const days = chunk.u8[b * 8 + B_DAYS_WEEKDAY + ((sIdx - b4 - t.seasonF32) >= 2 * q.seasonBuckets ? 1 : 0)];
+        const dtc = dtAvg > 0 && dtMs > DT_GAP_CAP * dtAvg ? DT_GAP_CAP * dtAvg : dtMs;
+        let as = (q.seasonEvery * dtc * q.bucketPerMs) / (days < q.seasonMemoryDays ? days : q.seasonMemoryDays);
+        if (as > 1) as = 1;
+        const ds = x - mu;
+        f32[sIdx] = mu + as * ds;
+        f32[sIdx + 1] = (1 - as) * (f32[sIdx + 1] + as * ds * ds);
+      }
+    }
     let newTrend: number;
     if (n === 1) {
       f64[b + F_H_LEVEL] = x;
@@ -396,18 +554,148 @@ export class DetectorEngine implements EngineOutputs {
     this.lastProfile = profile;
     this.outTrendPerS = newTrend;
     this.outFired =
-      (zNum >= q.zThresholdSq * vW ? Z_BIT : 0) | (eNum >= q.bandKSq * vEf ? EWMA_BIT : 0) | (hNum >= q.holtThresholdSq * vRf ? HOLT_BIT : 0);
+      (zNum >= q.zThresholdSq * vW ? (q.robust ? ROBUST_BIT : Z_BIT) : 0) | (eNum >= q.bandKSq * vEf ? EWMA_BIT : 0) |
+      (hNum >= q.holtThresholdSq * vRf ? HOLT_BIT : 0) | seasBit;
+    this.outSeasonalExpected = seasMean;
 
     if (wrap) this.reanchor(f64, f32, b, b4, W);
+    if (q.hasBreach) this.outBreachEvent = this.breach(f64, f32, chunk.u8, b, b4, q, tsMs, n);
+    else if (this.outBreachEvent !== 0) this.outBreachEvent = 0;
 
     // -- state machine (normal and below openScore is the common case: no call, no episode)
-    if ((small & 0xff) === STATE_NORMAL && num * num < q.openD4 * den * den) {
+    if (q.likelihood === 0) {
+      if (this.lastFinal === this.lastFinal) {
+        this.lastFinal = NaN;
+        this.lkLazy = false;
+      }
+      if ((small & 0xff) === STATE_NORMAL && num * num < q.openD4 * den * den) {
+        this.outEpisodeStart = NaN;
+        return EVENT_NONE;
+      }
+      const code = advanceState(f64, f32, chunk.u8, b, b4, b * 8, q, tsMs, scoreOf(d2, q.scale4), warm);
+      this.outEpisodeStart = f64[b + F_EPISODE_START];
+      return code;
+    }
+    const score = this.likelihoodScore(f32, b4, q, scoreOf(d2, q.scale4), n, (small & 0xff) === STATE_NORMAL);
+    if ((small & 0xff) === STATE_NORMAL && score < q.openScore) {
       this.outEpisodeStart = NaN;
       return EVENT_NONE;
     }
-    const code = advanceState(f64, f32, chunk.u8, b, b4, b * 8, q, tsMs, scoreOf(d2, q.scale4), warm);
+    const code = advanceState(f64, f32, chunk.u8, b, b4, b * 8, q, tsMs, score, warm);
     this.outEpisodeStart = f64[b + F_EPISODE_START];
     return code;
+  }
+
+  /**
+   * Anomaly likelihood (after Numenta's): the short EWMA of the raw score against the long
+   * EWMA mean and variance of the raw score, through the Gaussian CDF. While the series is
+   * younger than its warm-up the likelihood is not used (the final score is the raw one).
+   * Returns the final score and leaves it (and the likelihood) in the out fields.
+   */
+  private likelihoodScore(f32: Float32Array, b4: number, q: ProfileRow, raw: number, n: number, normal: boolean): number {
+    let sh = f32[b4 + S_LK_SHORT];
+    const lm = f32[b4 + S_LK_MEAN];
+    const lv = f32[b4 + S_LK_VAR];
+    const as = n < q.lkShortN ? 1 / n : q.lkShortAlpha;
+    sh += as * (raw - sh);
+    f32[b4 + S_LK_SHORT] = sh;
+    let final = raw;
+    let lk = NaN;
+    let lazy = false;
+    if (n >= q.warmupSamples && n >= 2) {
+      if (q.likelihood === 1 && normal && raw < q.openScore) {
+        // min(raw, likelihood) < openScore whatever the likelihood: finish it only when read
+        lazy = true;
+        this.lkNum = sh - lm;
+        this.lkVar = lv + LK_VAR_FLOOR;
+      } else {
+        lk = normalCdf((sh - lm) / Math.sqrt(lv + LK_VAR_FLOOR));
+        final = q.likelihood === 1 ? (lk < raw ? lk : raw) : lk;
+      }
+    }
+    const al = n < q.lkLongN ? 1 / n : q.lkLongAlpha;
+    const d = raw - lm;
+    f32[b4 + S_LK_MEAN] = lm + al * d;
+    f32[b4 + S_LK_VAR] = (1 - al) * (lv + al * d * d);
+    // (a lazy sample stores its raw score: an upper bound below openScore, what inspect shows)
+    f32[b4 + S_LAST_SCORE] = final;
+    this.lkValue = lk;
+    this.lkLazy = lazy;
+    this.lastFinal = final;
+    return final;
+  }
+
+  /**
+   * Forecast breach, per sample of a profile with a breachThreshold: the breach is predicted
+   * while the confident edge of the Holt forecast (mean ∓ breachZ·σ(h)) is at or beyond the
+   * threshold at now, ¼, ½ or all of breachHorizon; once active it stays predicted while the
+   * mean path alone gets there within twice the horizon (hysteresis). Pending → active after
+   * breachHold (EVENT_FORECAST_BREACH), active → clearing → none after breachClear
+   * (EVENT_BREACH_CLEARED).
+   */
+  private breach(f64: Float64Array, f32: Float32Array, u8: Uint8Array, b: number, b4: number, q: ProfileRow, t: number, n: number): number {
+    const b1 = b * 8;
+    const st = u8[b1 + B_BREACH];
+    if (n < 3) return EVENT_NONE;
+    const active = st === BREACH_ACTIVE || st === BREACH_CLEARING;
+    // The residual variance as measured: the scoring floors (sdFloorRel, sdFloorAbs) exist so a
+    // flat series does not score infinitely, and would widen a slow fill's interval tenfold.
+    const m = f64[b + F_EW_MEAN];
+    const fl = 1e-6 * Math.abs(m) + 1e-12;
+    const v = f64[b + F_RES_VAR];
+    const resVar = v > fl * fl ? v : fl * fl;
+    const z = active ? 0 : q.breachZ;
+    const horizon = active ? 2 * q.breachHorizonMs : q.breachHorizonMs;
+    const level = f64[b + F_H_LEVEL];
+    const holt = breachPredicted(level, f64[b + F_H_TREND], Math.sqrt(resVar), f32[b4 + S_DT_AVG], q, z, horizon);
+    let predicted = holt;
+    if (q.seasonal) {
+      // With a rhythm learned, the profile's own path decides; the Holt trend still counts
+      // unless the profile itself climbs by a quarter of its daily range or more from just
+      // before now to the horizon (a market-open ramp is the rhythm, a filling disk is not).
+      const seasonal = this.seasonalBreach(f32, u8, b4, b1, q, t, level, resVar, z, horizon);
+      if (seasonal !== null) predicted = seasonal || (holt && !(this.profileRise >= 0.25 * this.profileRange));
+    }
+    switch (st) {
+      case BREACH_NONE:
+        if (!predicted) return EVENT_NONE;
+        if (q.breachHoldMs <= 0) {
+          u8[b1 + B_BREACH] = BREACH_ACTIVE;
+          return EVENT_FORECAST_BREACH;
+        }
+        u8[b1 + B_BREACH] = BREACH_PENDING;
+        f64[b + F_BREACH_SINCE] = t;
+        return EVENT_NONE;
+      case BREACH_PENDING:
+        if (!predicted) {
+          u8[b1 + B_BREACH] = BREACH_NONE;
+          f64[b + F_BREACH_SINCE] = NaN;
+          return EVENT_NONE;
+        }
+        if (t - f64[b + F_BREACH_SINCE] < q.breachHoldMs) return EVENT_NONE;
+        u8[b1 + B_BREACH] = BREACH_ACTIVE;
+        f64[b + F_BREACH_SINCE] = NaN;
+        return EVENT_FORECAST_BREACH;
+      case BREACH_ACTIVE:
+        if (predicted) return EVENT_NONE;
+        if (q.breachClearMs <= 0) {
+          u8[b1 + B_BREACH] = BREACH_NONE;
+          return EVENT_BREACH_CLEARED;
+        }
+        u8[b1 + B_BREACH] = BREACH_CLEARING;
+        f64[b + F_BREACH_SINCE] = t;
+        return EVENT_NONE;
+      default:
+        if (predicted) {
+          u8[b1 + B_BREACH] = BREACH_ACTIVE;
+          f64[b + F_BREACH_SINCE] = NaN;
+          return EVENT_NONE;
+        }
+        if (t - f64[b + F_BREACH_SINCE] < q.breachClearMs) return EVENT_NONE;
+        u8[b1 + B_BREACH] = BREACH_NONE;
+        f64[b + F_BREACH_SINCE] = NaN;
+        return EVENT_BREACH_CLEARED;
+    }
   }
 
   /** First sample of a series: baselines start at the value. */
@@ -431,6 +719,21 @@ export class DetectorEngine implements EngineOutputs {
     f64[b + F_STATE_SINCE] = NaN;
     f32[b4 + S_LAST_D2] = 0;
     f32[b4 + S_LAST_Z2] = 0;
+    f32[b4 + S_LK_SHORT] = 0;
+    f32[b4 + S_LK_MEAN] = 0;
+    f32[b4 + S_LK_VAR] = 0;
+    f32[b4 + S_LAST_SCORE] = 0;
+    const q = this.rows[chunk.u8[b * 8 + B_PROFILE]];
+    if (q.seasonal) {
+      const day = Math.floor(tsMs / DAY);
+      const dow = (((day + 4) % 7) + 7) % 7;
+      chunk.u8[b * 8 + B_DAYS_WEEKDAY + (q.seasonWeekly && (dow === 0 || dow === 6) ? 1 : 0)] = 1;
+    }
+    this.lastFinal = q.likelihood === 0 ? NaN : 0;
+    this.lkValue = NaN;
+    this.lkLazy = false;
+    this.outSeasonalExpected = NaN;
+    this.outBreachEvent = 0;
     this.outValue = x;
     this.outExpected = x;
     this.bandVar = 0;
@@ -515,6 +818,87 @@ export class DetectorEngine implements EngineOutputs {
     this.outTrendPerS = f64[b + F_H_TREND];
     this.outFired = 0;
     this.outEpisodeStart = f64[b + F_EPISODE_START];
+    this.lastFinal = q.likelihood === 0 ? NaN : f32[b4 + S_LAST_SCORE];
+    this.lkLazy = false;
+    this.outSeasonalExpected = q.seasonal ? this.seasonalExpectedAt(f32, u8, b4, b1, q, f64[b + F_LAST_TS]) : NaN;
+  }
+
+  /** The seasonal profile's expectation at time t (its own day type's bucket, once usable); NaN otherwise. */
+  private seasonalExpectedAt(f32: Float32Array, u8: Uint8Array, b4: number, b1: number, q: ProfileRow, t: number): number {
+    const i = this.seasonalIndex(u8, b1, q, t);
+    return i < 0 ? NaN : f32[b4 + i];
+  }
+
+  /**
+   * Float32 index (within the record) of the bucket mean for time t — its day type's bucket,
+   * else the other day type's — when that profile has history; -1 otherwise. Cold path.
+   */
+  private seasonalIndex(u8: Uint8Array, b1: number, q: ProfileRow, t: number): number {
+    if (!q.seasonal || !(t > -Infinity && t < Infinity)) return -1;
+    const day = Math.floor(t / DAY);
+    let bucket = ((t - day * DAY) * q.bucketPerMs) | 0;
+    if (bucket >= q.seasonBuckets) bucket = q.seasonBuckets - 1;
+    const dow = (((day + 4) % 7) + 7) % 7;
+    const type = q.seasonWeekly && (dow === 0 || dow === 6) ? 1 : 0;
+    if (u8[b1 + B_DAYS_WEEKDAY + type] > q.seasonMinDays) return this.table.seasonF32 + 2 * (type * q.seasonBuckets + bucket);
+    if (q.seasonWeekly && u8[b1 + B_DAYS_WEEKDAY + 1 - type] > q.seasonMinDays) {
+      return this.table.seasonF32 + 2 * ((1 - type) * q.seasonBuckets + bucket);
+    }
+    return -1;
+  }
+
+  /**
+   * Breach test of a series judged by its seasonal profile: the path ahead is the profile's
+   * bucket means plus the series' current offset from the profile (Holt level − expectation
+   * now), the interval the bucket's spread and the one-step residual; the intraday ramp the
+   * Holt trend sees at a market open is the profile's, not a trend to extrapolate. Checked
+   * every eighth of the horizon. Null (the Holt test decides) when the profile has no history
+   * for now or is a trend's sawtooth rather than a rhythm.
+   */
+  private seasonalBreach(f32: Float32Array, u8: Uint8Array, b4: number, b1: number, q: ProfileRow, t: number, level: number, resVar: number, z: number, horizonMs: number): boolean | null {
+    const i0 = this.seasonalIndex(u8, b1, q, t);
+    if (i0 < 0 || f32[b4 + i0] !== f32[b4 + i0]) return null;
+    // A rhythm, not a trend: a series that only climbs learns a sawtooth profile (each hour
+    // higher than the last, midnight far below 23:00). Its day must close on itself — the
+    // jump from the last bucket to the first under half the profile's range — else the Holt
+    // trend judges the breach.
+    const first = this.table.seasonF32 + 2 * q.seasonBuckets * ((i0 - this.table.seasonF32) >= 2 * q.seasonBuckets ? 1 : 0);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let k = 0; k < q.seasonBuckets; k++) {
+      const mu = f32[b4 + first + 2 * k];
+      if (mu !== mu) return null;
+      if (mu < lo) lo = mu;
+      if (mu > hi) hi = mu;
+    }
+    const wrap = f32[b4 + first] - f32[b4 + first + 2 * (q.seasonBuckets - 1)];
+    if ((wrap < 0 ? -wrap : wrap) > 0.5 * (hi - lo)) return null;
+    const mu0 = f32[b4 + i0];
+    const offset = level - mu0;
+    let rise = 0;
+    let hit = false;
+    for (let k = 0; k <= 8; k++) {
+      const i = k === 0 ? i0 : this.seasonalIndex(u8, b1, q, t + (k * horizonMs) / 8);
+      if (i < 0) continue;
+      const mu = f32[b4 + i];
+      if (mu !== mu) continue;
+      const r = q.breachDir * (mu - mu0);
+      if (r > rise) rise = r;
+      const half = z * Math.sqrt(f32[b4 + i + 1] + resVar);
+      if (q.breachDir * (mu + offset - q.breachThreshold) - half >= 0) hit = true;
+    }
+    // how far the profile itself climbs towards the threshold: from its lowest in the last
+    // quarter horizon (a ramp under way started there) to its highest ahead
+    let base = 0;
+    for (let k = -2; k < 0; k++) {
+      const i = this.seasonalIndex(u8, b1, q, t + (k * horizonMs) / 8);
+      if (i < 0) continue;
+      const r = q.breachDir * (f32[b4 + i] - mu0);
+      if (r < base) base = r;
+    }
+    this.profileRise = rise - base;
+    this.profileRange = hi - lo;
+    return hit;
   }
 
   /**
@@ -696,12 +1080,78 @@ export class DetectorEngine implements EngineOutputs {
   }
 
   private saveOutputs(): number[] {
-    return [this.outValue, this.lastD2, this.lastProfile, this.outExpected, this.bandVar, this.zNum, this.zVar, this.outTrendPerS, this.outFired, this.outEpisodeStart];
+    return [
+      this.outValue, this.lastD2, this.lastProfile, this.outExpected, this.bandVar, this.zNum, this.zVar, this.outTrendPerS, this.outFired,
+      this.outEpisodeStart, this.lastFinal, this.outSeasonalExpected, this.lkValue, this.lkLazy ? 1 : 0, this.lkNum, this.lkVar,
+    ];
   }
 
   private restoreOutputs(s: number[]): void {
-    [this.outValue, this.lastD2, this.lastProfile, this.outExpected, this.bandVar, this.zNum, this.zVar, this.outTrendPerS, this.outFired, this.outEpisodeStart] = s;
+    let lazy: number;
+    [
+      this.outValue, this.lastD2, this.lastProfile, this.outExpected, this.bandVar, this.zNum, this.zVar, this.outTrendPerS, this.outFired,
+      this.outEpisodeStart, this.lastFinal, this.outSeasonalExpected, this.lkValue, lazy, this.lkNum, this.lkVar,
+    ] = s;
+    this.lkLazy = lazy === 1;
   }
+
+  /** Forecast-breach state of a series: 'none', 'pending', 'active' or 'clearing'. */
+  breachState(slot: number): 'none' | 'pending' | 'active' | 'clearing' {
+    const { u8, b1 } = this.locate(slot);
+    return (['none', 'pending', 'active', 'clearing'] as const)[u8[b1 + B_BREACH] & 3];
+  }
+
+  /**
+   * `timeToThreshold` against the series' profile breachThreshold (out all NaN when the
+   * profile has none); see timeToThreshold.
+   */
+  /** Index (into the constructor's profiles) of the profile `slot` runs with. */
+  profileIndex(slot: number): number {
+    const { u8, b1 } = this.locate(slot);
+    return u8[b1 + B_PROFILE];
+  }
+
+    timeToBreach(slot: number, out: Float64Array): void {
+    const { u8, b1 } = this.locate(slot);
+    const q = this.rows[u8[b1 + B_PROFILE]];
+    if (!q.hasBreach) {
+      out[0] = NaN;
+      out[1] = NaN;
+      out[2] = NaN;
+      return;
+    }
+    this.timeToThreshold(slot, q.breachThreshold, out);
+  }
+}
+
+/** Floor of the long score variance of the likelihood (σ ≥ 0.01), so a series that always scored 0 is not infinitely sensitive. */
+const LK_VAR_FLOOR = 1e-4;
+
+/**
+ * Whether the confident edge of the forecast (mean − z·σ(h) towards the threshold) reaches the
+ * threshold at 0, ¼, ½ or all of `horizonMs`.
+ */
+function breachPredicted(level: number, trendPerS: number, residualSd: number, stepMs: number, q: ProfileRow, z: number, horizonMs: number): boolean {
+  const step = stepMs > 0 ? stepMs : 1000;
+  const dir = q.breachDir;
+  const thr = q.breachThreshold;
+  for (let k = 0; k < 4; k++) {
+    const tMs = k === 0 ? 0 : k === 1 ? 0.25 * horizonMs : k === 2 ? 0.5 * horizonMs : horizonMs;
+    const h = tMs / step;
+    const mean = level + trendPerS * (step / 1000) * dampedSteps(q.phi, h);
+    const half = z * residualSd * Math.sqrt(holtVarianceFactor(q.holtAlpha, q.holtBeta, h));
+    if (dir * (mean - thr) - half >= 0) return true;
+  }
+  return false;
+}
+
+/** Standard normal CDF Φ(z) (Abramowitz & Stegun 7.1.26 for erf: absolute error < 1.5e-7). */
+export function normalCdf(z: number): number {
+  const x = (z < 0 ? -z : z) * Math.SQRT1_2;
+  const t = 1 / (1 + 0.3275911 * x);
+  const y = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))) * Math.exp(-x * x);
+  // y = erfc(x) = 1 − erf(x)
+  return z < 0 ? 0.5 * y : 1 - 0.5 * y;
 }
 
 /** Score in [0, 1) of a squared standardised deviation: d⁴ / (d⁴ + scale⁴). */

@@ -53,7 +53,7 @@ describe('rolling window', () => {
         }),
         ({ seed, offset, scale, n, window }) => {
           const r = rng(seed);
-          const engine = new DetectorEngine([rawParams({ window })]);
+          const engine = new DetectorEngine([rawParams({ window })], { chunkShift: 4 });
           const slot = engine.allocSlot();
           const xs: number[] = [];
           const out = new Float64Array(3);

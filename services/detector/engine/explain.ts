@@ -48,7 +48,9 @@ function summarise(o: EngineOutputs, fired: DetectorName[]): string {
     return `series ended (stale marker); last value ${formatValue(o.outValue)}, expected ${formatValue(o.outExpected)} (${band})`;
   }
   const where = o.outValue > o.outUpper ? 'above' : o.outValue < o.outLower ? 'below' : 'within band of';
-  const s = `value ${formatValue(o.outValue)} ${where} expected ${formatValue(o.outExpected)} (${band}, z=${o.outZ.toFixed(1)})`;
+  const seas = o.outSeasonalExpected;
+  const usual = seas !== undefined && Number.isFinite(seas) ? `, usual for this time of day ${formatValue(seas)}` : '';
+  const s = `value ${formatValue(o.outValue)} ${where} expected ${formatValue(o.outExpected)} (${band}, z=${o.outZ.toFixed(1)}${usual})`;
   return fired.length > 0 ? `${s} — ${fired.join(', ')}` : s;
 }
 

@@ -1,8 +1,12 @@
 // Byte layout of one series record in the engine's state chunks (see series-state.ts for why
-// records). Shared by the table, the hot loop, the state machine and checkpoints; a change
-// here changes the checkpoint format (bump CHECKPOINT_VERSION in checkpoint.ts).
+// records): 192 bytes of scalars, the ring (window × f32), then the seasonal buckets (per
+// bucket f32 mean and f32 variance; count set by the profiles, 0 when none is seasonal).
+// Everything a normal sample reads or writes sits in the first two cache lines; the third
+// holds what only the state machines touch (episode times, breach timer). Shared by the
+// table, the hot loop, the state machines and checkpoints; a change here changes the
+// checkpoint format (bump CHECKPOINT_VERSION in checkpoint.ts, map the old one there).
 
-// ---- record layout: f64 indices (×8 bytes) ----
+// ---- line 1 (bytes 0–63): f64 indices (×8 bytes) ----
 /** Event time of the last accepted sample (ms); -Infinity before the first. */
 export const F_LAST_TS = 0;
 /** Anchor of the ring: stored values are Float32(x − REF), re-anchored at each wrap. */
@@ -14,28 +18,38 @@ export const F_EW_MEAN = 4;
 export const F_H_LEVEL = 5;
 /** Holt trend, units per second. */
 export const F_H_TREND = 6;
-/**
- * Time the current pending / resolving condition started (ms). For a slot that has not had a
- * sample yet it holds the time an idle scan first saw it (so a slot is not evicted between
- * its allocation and its first sample); NaN otherwise.
- */
-export const F_STATE_SINCE = 7;
-/** Start of the current or last anomaly episode (ms); NaN when none. */
-export const F_EPISODE_START = 8;
-export const F_LAST_EMIT_TS = 9;
-export const F_LAST_VALUE = 10;
+export const F_LAST_VALUE = 7;
+// ---- line 2 (bytes 64–127) ----
 /** EWMA variance (σ²): variances, not σ, so the hot loop needs no square root. */
-export const F_EW_VAR = 11;
+export const F_EW_VAR = 8;
 /** Holt one-step residual variance. */
-export const F_RES_VAR = 12;
-// ---- f32 indices (×4 bytes), from byte 104 ----
+export const F_RES_VAR = 9;
+// f32 indices (×4 bytes), from byte 80
 /** Mean interval between samples (ms), EWMA. */
-export const S_DT_AVG = 26;
+export const S_DT_AVG = 20;
 /** d² (strongest squared standardised deviation) of the last sample, capped at 1e30; the score derives from it. */
-export const S_LAST_D2 = 27;
+export const S_LAST_D2 = 21;
 /** Signed z² of the last sample (sign of z times z², capped at 1e30). */
-export const S_LAST_Z2 = 28;
-export const S_LAST_EMIT_SCORE = 29;
+export const S_LAST_Z2 = 22;
+/** Anomaly likelihood: short and long EWMAs of the raw score, and the long EWMA variance. */
+export const S_LK_SHORT = 23;
+export const S_LK_MEAN = 24;
+export const S_LK_VAR = 25;
+/** Final score of the last sample (after the likelihood; the raw score when it was not needed). */
+export const S_LAST_SCORE = 26;
+/** Days seen per day type (weekday, weekend) by the seasonal profile, saturating at 255 (bytes 108, 109). */
+export const B_DAYS_WEEKDAY = 108;
+export const B_DAYS_WEEKEND = 109;
+/** Forecast-breach state (BREACH_* below), byte 110. */
+export const B_BREACH = 110;
+export const BREACH_NONE = 0;
+/** Breach predicted, waiting for breachHold before the event. */
+export const BREACH_PENDING = 1;
+/** Breach event sent. */
+export const BREACH_ACTIVE = 2;
+/** Active, prediction gone, waiting for breachClear before the cleared event. */
+export const BREACH_CLEARING = 3;
+// (bytes 111–119 spare)
 // ---- two 32-bit words at bytes 120 and 124, read and written whole by the hot loop (the
 // engine requires a little-endian host, so the u16 / u8 names below alias their parts) ----
 /** u32 index: samples accepted (low 16 bits, saturating) | next ring position (high 16 bits). */
@@ -54,8 +68,30 @@ export const B_FLAGS = 126;
 export const B_OUT_RUN = 127;
 export const FLAG_LIVE = 0x80;
 export const FLAG_LIVE_SHIFTED = FLAG_LIVE << 16;
+// ---- line 3 (bytes 128–191): state-machine times, touched only off the normal path ----
+/**
+ * Time the current pending / resolving condition started (ms). For a slot that has not had a
+ * sample yet it holds the time an idle scan first saw it (so a slot is not evicted between
+ * its allocation and its first sample); NaN otherwise.
+ */
+export const F_STATE_SINCE = 16;
+/** Start of the current or last anomaly episode (ms); NaN when none. */
+export const F_EPISODE_START = 17;
+export const F_LAST_EMIT_TS = 18;
+/** Time the current forecast-breach condition (pending or clearing) started (ms); NaN otherwise. */
+export const F_BREACH_SINCE = 19;
+/** f32 index: score of the last emitted anomaly event. */
+export const S_LAST_EMIT_SCORE = 40;
 /** Bytes of scalars before the ring. */
-export const SCALAR_BYTES = 128;
+export const SCALAR_BYTES = 192;
 /** f32 index (within a record) of the first ring value. */
 export const RING_F32 = SCALAR_BYTES / 4;
 export const N_MAX = 65_535;
+
+/** The version-1 record (128-byte scalars) by field, for reading old checkpoints. */
+export const V1_LAYOUT = {
+  scalarBytes: 128,
+  f64: { F_LAST_TS: 0, F_REF: 1, F_S1: 2, F_S2: 3, F_EW_MEAN: 4, F_H_LEVEL: 5, F_H_TREND: 6, F_STATE_SINCE: 7, F_EPISODE_START: 8, F_LAST_EMIT_TS: 9, F_LAST_VALUE: 10, F_EW_VAR: 11, F_RES_VAR: 12 },
+  f32: { S_DT_AVG: 26, S_LAST_D2: 27, S_LAST_Z2: 28, S_LAST_EMIT_SCORE: 29 },
+  /** u32 words 30 and 31 (bytes 120–127) are where they are now. */
+} as const;

@@ -61,6 +61,58 @@ export interface DetectorParams {
   forecastZ: number;
   /** Longest horizon `timeToThreshold` looks ahead (ms). */
   forecastCapMs: number;
+  /**
+   * Robust variant: the window detector uses the median and MAD of the window (σ ≈ 1.4826·MAD)
+   * instead of its mean and standard deviation, so a spiky series' spikes do not inflate the
+   * spread. Costs O(window) per sample: for spiky series only.
+   */
+  robust: boolean;
+  /**
+   * Seasonal profile: per time-of-day bucket (UTC) the series' usual level and spread, learned
+   * across days. Once a bucket has history, a sample counts as anomalous only when it is also
+   * unusual for that time of day, so a normal morning does not page.
+   */
+  seasonal: boolean;
+  /** Buckets per day of the seasonal profile, 4–96 (24: hourly). */
+  seasonBuckets: number;
+  /** Learn weekdays and weekends (Saturday, Sunday UTC) as two profiles (twice the buckets). */
+  seasonWeekly: boolean;
+  /** Days of a day type a series must have seen before its profile judges samples, 1–254. */
+  seasonMinDays: number;
+  /** Memory of the bucket averages in days (they weigh about the last this many days), ≥ 1. */
+  seasonMemoryDays: number;
+  /**
+   * A series' bucket is updated every this many samples (1, 2, 4 or 8), with the weight scaled
+   * to match: the bucket is a cache line of its own, so 4 saves most of its memory traffic.
+   */
+  seasonUpdateEvery: number;
+  /**
+   * Anomaly likelihood (after Numenta): how unusual the recent raw score (short EWMA) is
+   * against this series' own score history (long EWMA mean and variance, Gaussian tail).
+   * `off`: the score is the raw score; `gate`: min(raw, likelihood), so a series that is
+   * always noisy cannot keep paging; `replace`: the likelihood alone (NAB style).
+   */
+  likelihood: 'off' | 'gate' | 'replace';
+  /** Samples of the short score average, ≥ 1. */
+  likelihoodShort: number;
+  /** Samples of the long score history, > likelihoodShort. */
+  likelihoodLong: number;
+  /**
+   * Threshold of the forecast breach (e.g. 0.9 for a CPU ratio); null: no breach detection.
+   * A breach is predicted when the confident edge of the Holt forecast crosses it within
+   * breachHorizonMs.
+   */
+  breachThreshold: number | null;
+  /** `above`: breach when the series rises to the threshold; `below`: when it falls to it. */
+  breachDirection: 'above' | 'below';
+  /** How far ahead a breach is predicted (ms). */
+  breachHorizonMs: number;
+  /** One-sided normal quantile of the confidence a breach needs (1.28 ≈ 90 %). */
+  breachZ: number;
+  /** How long a breach must stay predicted before the breach event (ms). */
+  breachHoldMs: number;
+  /** How long the prediction must stay gone before the cleared event (ms). */
+  breachClearMs: number;
 }
 
 /** Defaults, tuned for 10–60 s scrape intervals. The config loader maps its keys onto these. */
@@ -88,6 +140,22 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   updateMargin: 0.05,
   forecastZ: 1.96,
   forecastCapMs: 7 * 86_400_000,
+  robust: false,
+  seasonal: true,
+  seasonBuckets: 24,
+  seasonWeekly: true,
+  seasonMinDays: 2,
+  seasonMemoryDays: 5,
+  seasonUpdateEvery: 4,
+  likelihood: 'gate',
+  likelihoodShort: 2,
+  likelihoodLong: 2880,
+  breachThreshold: null,
+  breachDirection: 'above',
+  breachHorizonMs: 3_600_000,
+  breachZ: 1.28,
+  breachHoldMs: 300_000,
+  breachClearMs: 900_000,
 });
 
 export interface ParamProblem {
@@ -102,6 +170,13 @@ export const MAX_WINDOW = 1024;
 export const MAX_ADAPT_SAMPLES = 254;
 /** Largest warmupSamples: the sample counter is 16 bits and saturates. */
 export const MAX_WARMUP_SAMPLES = 65_000;
+/** Largest seasonBuckets (per day type). */
+export const MAX_SEASON_BUCKETS = 96;
+export const DAY_MS = 86_400_000;
+/** Buckets a profile's seasonal profile takes in a record (0 when not seasonal). */
+export function seasonBucketsOf(p: DetectorParams): number {
+  return p.seasonal ? p.seasonBuckets * (p.seasonWeekly ? 2 : 1) : 0;
+}
 
 /** Every problem of a parameter set (empty when valid), for the config loader to show. */
 export function validateDetectorParams(p: DetectorParams): ParamProblem[] {
@@ -163,6 +238,35 @@ export function validateDetectorParams(p: DetectorParams): ParamProblem[] {
   nonNegative('updateMargin');
   positive('forecastZ');
   positive('forecastCapMs');
+  const boolean = (name: keyof DetectorParams) => {
+    if (typeof p[name] !== 'boolean') bad(name, `must be true or false (got ${String(p[name])})`);
+  };
+  const choice = (name: keyof DetectorParams, values: readonly string[]) => {
+    if (!values.includes(p[name] as string)) bad(name, `must be one of ${values.join(', ')} (got ${String(p[name])})`);
+  };
+  boolean('robust');
+  boolean('seasonal');
+  int('seasonBuckets', 4, MAX_SEASON_BUCKETS);
+  boolean('seasonWeekly');
+  int('seasonMinDays', 1, 254);
+  const mem = num('seasonMemoryDays');
+  if (mem !== undefined && !(mem >= 1 && Number.isFinite(mem))) bad('seasonMemoryDays', `must be a finite number ≥ 1 (got ${mem})`);
+  if (![1, 2, 4, 8].includes(p.seasonUpdateEvery)) bad('seasonUpdateEvery', `must be 1, 2, 4 or 8 (got ${String(p.seasonUpdateEvery)})`);
+  choice('likelihood', ['off', 'gate', 'replace']);
+  const short = num('likelihoodShort');
+  if (short !== undefined && !(short >= 1 && Number.isFinite(short))) bad('likelihoodShort', `must be a finite number ≥ 1 (got ${short})`);
+  const long = num('likelihoodLong');
+  if (long !== undefined && short !== undefined && !(long > short && Number.isFinite(long))) {
+    bad('likelihoodLong', `must be a finite number > likelihoodShort (${short}) (got ${long})`);
+  }
+  if (p.breachThreshold !== null && !(typeof p.breachThreshold === 'number' && Number.isFinite(p.breachThreshold))) {
+    bad('breachThreshold', `must be a finite number or null (got ${String(p.breachThreshold)})`);
+  }
+  choice('breachDirection', ['above', 'below']);
+  positive('breachHorizonMs');
+  positive('breachZ');
+  nonNegative('breachHoldMs');
+  nonNegative('breachClearMs');
   return out;
 }
 
@@ -183,6 +287,8 @@ export interface DetectorConfigSection {
   resolveHold: number;
   /** ms */
   updateEvery: number;
+  /** Profile rules (see profiles.ts); absent: none. */
+  rules?: readonly string[];
 }
 
 /** Engine parameters from the validated `detector` config section; the rest keep their defaults. */
@@ -248,6 +354,42 @@ export class ProfileRow {
   readonly young: number;
   readonly forecastZ: number;
   readonly forecastCapMs: number;
+  readonly robust: boolean;
+  readonly seasonal: boolean;
+  readonly seasonBuckets: number;
+  readonly seasonWeekly: boolean;
+  /** Buckets in the record (seasonBuckets, doubled when weekly). */
+  readonly seasonTotal: number;
+  /** seasonBuckets / DAY_MS: bucket = ⌊(t mod day)·this⌋. */
+  readonly bucketPerMs: number;
+  readonly seasonMinDays: number;
+  readonly seasonMemoryDays: number;
+  readonly seasonEvery: number;
+  /** seasonEvery − 1: the bucket is updated when (samples & seasonMask) = 0. */
+  readonly seasonMask: number;
+  /** 0 off, 1 gate, 2 replace. */
+  readonly likelihood: number;
+  readonly lkShortAlpha: number;
+  readonly lkLongAlpha: number;
+  /** Sample counts below which the likelihood averages weigh 1/n (likelihoodShort, likelihoodLong). */
+  readonly lkShortN: number;
+  readonly lkLongN: number;
+  /** Breach: threshold (NaN: off), direction ±1, horizon, quantile, hold, clear. */
+  readonly breachThreshold: number;
+  readonly hasBreach: boolean;
+  readonly breachDir: number;
+  readonly breachHorizonMs: number;
+  readonly breachZ: number;
+  readonly breachHoldMs: number;
+  readonly breachClearMs: number;
+  /**
+   * d² below which the seasonal profile is not consulted (the sample scores its raw score):
+   * the smaller of clipK² and the d² where the raw score reaches closeScore; 0 (always) when
+   * the likelihood replaces the score.
+   */
+  readonly seasonCutSq: number;
+  /** The hot loop must compute the score per sample (seasonal gating or likelihood on). */
+  readonly needsScore: boolean;
 
   constructor(p: DetectorParams) {
     this.window = p.window;
@@ -282,5 +424,31 @@ export class ProfileRow {
     this.young = Math.max(this.ewmaN, this.residualN);
     this.forecastZ = p.forecastZ;
     this.forecastCapMs = p.forecastCapMs;
+    this.robust = p.robust;
+    this.seasonal = p.seasonal;
+    this.seasonBuckets = p.seasonBuckets;
+    this.seasonWeekly = p.seasonWeekly;
+    this.seasonTotal = seasonBucketsOf(p);
+    this.bucketPerMs = p.seasonBuckets / DAY_MS;
+    this.seasonMinDays = p.seasonMinDays;
+    this.seasonMemoryDays = p.seasonMemoryDays;
+    this.seasonEvery = p.seasonUpdateEvery;
+    this.seasonMask = p.seasonUpdateEvery - 1;
+    this.likelihood = p.likelihood === 'off' ? 0 : p.likelihood === 'gate' ? 1 : 2;
+    this.lkShortAlpha = 1 / p.likelihoodShort;
+    this.lkLongAlpha = 1 / p.likelihoodLong;
+    this.lkShortN = p.likelihoodShort;
+    this.lkLongN = p.likelihoodLong;
+    this.hasBreach = p.breachThreshold !== null;
+    this.breachThreshold = p.breachThreshold ?? NaN;
+    this.breachDir = p.breachDirection === 'below' ? -1 : 1;
+    this.breachHorizonMs = p.breachHorizonMs;
+    this.breachZ = p.breachZ;
+    this.breachHoldMs = p.breachHoldMs;
+    this.breachClearMs = p.breachClearMs;
+    this.needsScore = this.likelihood !== 0;
+    const closeD2 = p.closeScore >= 1 ? Infinity : p.scoreScale * p.scoreScale * Math.sqrt(p.closeScore / (1 - p.closeScore));
+    // with the likelihood replacing the score every score feeds it: consult the profile always
+    this.seasonCutSq = this.likelihood === 2 ? 0 : Math.min(this.clipKSq, closeD2);
   }
 }

@@ -3,7 +3,7 @@
 // engine and its checkpoints read the record layout; callers see slot numbers.
 //
 // Layout choice. A record is one series' scalars (128 bytes, two cache lines) followed by its
-// ring of window values (Float32), padded to a whole number of cache lines (384 bytes at the
+// ring of window values (Float32) and, when a profile is seasonal, its seasonal buckets, padded to a whole number of cache lines (384 bytes at the
 // default window of 64). The scalars of a series sit together rather than in one typed array
 // per field because the real visit order is an interleaved stream: with one array per field
 // every field of an update is its own cache line (16 + the ring), with a record it is three.
@@ -21,6 +21,7 @@
 import { ForeshockError } from '../../../shared/errors/index.js';
 import {
   B_FLAGS, B_PROFILE, F_EPISODE_START, F_LAST_EMIT_TS, F_LAST_TS, F_LAST_VALUE, F_STATE_SINCE, FLAG_LIVE, SCALAR_BYTES,
+  F_BREACH_SINCE,
 } from './layout.js';
 
 const CACHE_LINE = 64;
@@ -49,6 +50,10 @@ export interface SeriesStateOptions {
 export class SeriesState {
   /** Ring capacity (largest window of any profile). */
   readonly ringCap: number;
+  /** Seasonal buckets per record (largest of any profile; 0 when no profile is seasonal). */
+  readonly seasonCap: number;
+  /** Float32 index (within a record) of the first seasonal bucket (mean, variance pairs). */
+  readonly seasonF32: number;
   readonly strideBytes: number;
   /** Record stride in Float64 units (hot loop: base = (slot & chunkMask) * strideF64). */
   readonly strideF64: number;
@@ -63,12 +68,14 @@ export class SeriesState {
   live = 0;
   private readonly freeList: number[] = [];
 
-  constructor(ringCap: number, options: SeriesStateOptions = {}) {
+  constructor(ringCap: number, options: SeriesStateOptions = {}, seasonCap = 0) {
     if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
       throw new ForeshockError('FS_DETECTOR_HOST', 'the detector engine needs a little-endian host');
     }
     this.ringCap = ringCap;
-    this.strideBytes = Math.ceil((SCALAR_BYTES + 4 * ringCap) / CACHE_LINE) * CACHE_LINE;
+    this.seasonCap = seasonCap;
+    this.seasonF32 = SCALAR_BYTES / 4 + ringCap;
+    this.strideBytes = Math.ceil((SCALAR_BYTES + 4 * ringCap + 8 * seasonCap) / CACHE_LINE) * CACHE_LINE;
     this.strideF64 = this.strideBytes / 8;
     this.chunkShift = options.chunkShift ?? 16;
     if (!Number.isInteger(this.chunkShift) || this.chunkShift < 0 || this.chunkShift > 24) {
@@ -130,6 +137,10 @@ export class SeriesState {
     f[b + F_EPISODE_START] = NaN;
     f[b + F_LAST_EMIT_TS] = NaN;
     f[b + F_LAST_VALUE] = NaN;
+    f[b + F_BREACH_SINCE] = NaN;
+    // Seasonal bucket means start NaN: "never visited".
+    const s0 = i * this.strideBytes / 4 + this.seasonF32;
+    for (let k = 0; k < this.seasonCap; k++) chunk.f32[s0 + 2 * k] = NaN;
     const u8 = chunk.u8;
     const b1 = i * this.strideBytes;
     u8[b1 + B_PROFILE] = profile;

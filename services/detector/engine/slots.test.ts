@@ -101,8 +101,11 @@ describe('slots', () => {
 
   it('takes ≤ 1 KiB per series with the default window', () => {
     const engine = new DetectorEngine();
-    expect(engine.bytesPerSeries).toBe(384);
-    expect(new DetectorEngine([resolveDetectorParams({ window: 1024 })]).bytesPerSeries).toBe(4224);
+    // 192 B of scalars + 64 × 4 B ring + 2 × 24 seasonal buckets × 8 B
+    expect(engine.bytesPerSeries).toBe(832);
+    expect(engine.bytesPerSeries).toBeLessThanOrEqual(1024);
+    expect(new DetectorEngine([resolveDetectorParams({ seasonal: false })]).bytesPerSeries).toBe(448);
+    expect(new DetectorEngine([resolveDetectorParams({ window: 1024 })]).bytesPerSeries).toBe(4672);
   });
 });
 

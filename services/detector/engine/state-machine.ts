@@ -116,3 +116,10 @@ export function stateNameOf(state: number, warm: boolean): SeriesStateName {
       return warm ? 'normal' : 'warmup';
   }
 }
+
+/**
+ * Forecast-breach events, left in `DetectorEngine.outBreachEvent` (never returned by
+ * `update`, whose return stays the anomaly lifecycle above).
+ */
+export const EVENT_FORECAST_BREACH = 4;
+export const EVENT_BREACH_CLEARED = 5;
