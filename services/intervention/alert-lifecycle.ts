@@ -9,6 +9,7 @@ import {
 } from '../../shared/model/index.js';
 import type { StateStore } from '../../shared/ports/index.js';
 import type { PostableAlert } from './alertmanager-client.js';
+import { NO_POLICY, alertIdFor, applyWithPolicy, type AlertPolicy } from './alert-policy.js';
 
 export const ALERTNAME_ANOMALY = 'ForeshockAnomaly';
 export const ALERTNAME_FORECAST = 'ForeshockForecastBreach';
@@ -38,6 +39,20 @@ export interface AlertRecord extends AlertRecordModel {
   /** Wall-clock ms when it resolved (resends of the resolution are timed from it). */
   resolvedAt: number | null;
   retired: RetiredLabels | null;
+  /** The PagerDuty page of this episode, once one was queued (severity it was sent with). */
+  paged?: { route: string; dedupKey: string; severity: 'warning' | 'critical' } | null;
+  /** Set when a runbook acting on this episode failed (the alert was escalated for it). */
+  runbookFailed?: string | null;
+  /** Wall-clock ms the alert started firing (minimum firing time counts from it). */
+  firingSince?: number;
+  /** Detector episode merged into this alert last (a new anomaly during a held resolve continues the alert). */
+  episodeStart?: number;
+  /** A resolve held back (resolve hold, minimum firing time): the alert still fires until it is released. */
+  pendingResolve?: { endsAt: number; since: number } | null;
+  /** Grouped alerts: member series → start of their open episode. */
+  members?: Record<string, number>;
+  /** Grouped alerts: member series → start of their last resolved episode (replays of it are stale). */
+  closed?: Record<string, number>;
 }
 
 /**
@@ -47,7 +62,7 @@ export interface AlertRecord extends AlertRecordModel {
  * saw open (recorded and sent, so an Alertmanager that has it converges); `duplicate`: already
  * applied; `stale`: older than the state (an earlier episode, or after the resolve).
  */
-export type Transition = 'opened' | 'updated' | 'escalated' | 'resolved' | 'resolved_unseen' | 'duplicate' | 'stale';
+export type Transition = 'opened' | 'updated' | 'escalated' | 'resolved' | 'resolved_unseen' | 'resolve_held' | 'duplicate' | 'stale';
 
 export interface LifecycleResult {
   record: AlertRecord;
@@ -95,7 +110,7 @@ function iso(ms: number): string {
 }
 
 /** Annotations: summary, description (the whole explanation in one paragraph), value, expected. */
-export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'seriesKey' | 'explanation'>): Record<string, string> {
+export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'seriesKey' | 'explanation' | 'runbookFailed'>): Record<string, string> {
   const x: Explanation = record.explanation;
   const trend = (x.trendPerS >= 0 ? '+' : '') + fmt(x.trendPerS);
   const fired = x.fired.length > 0 ? x.fired.join(', ') : 'none';
@@ -113,6 +128,7 @@ export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'series
   out.description = description;
   out.value = fmt(x.value);
   out.expected = fmt(x.expected);
+  if (record.runbookFailed) out.runbook_failed = record.runbookFailed;
   return out;
 }
 
@@ -136,6 +152,7 @@ function openRecord(event: AnomalyEvent, now: number): AlertRecord {
     lastEventAt: now,
     resolvedAt: null,
     retired: null,
+    firingSince: now,
   };
 }
 
@@ -170,6 +187,21 @@ function applyBreach(prev: AlertRecord | null, event: AnomalyEvent, now: number)
   if (event.id === prev.lastEventId || event.ts <= prev.lastEventTs) return { record: prev, transition: 'duplicate' };
   if (prev.status === 'resolved') return { record: openRecord(event, now), transition: 'opened' };
   return refresh(prev, event, now);
+}
+
+/**
+ * The alert after a runbook acting on it failed: marked, and a warning becomes critical (the
+ * warning label set is retired as in an escalation by event). Null when it is not firing.
+ */
+export function escalateForRunbook(prev: AlertRecord, reason: string, now: number): AlertRecord | null {
+  if (prev.status !== 'firing') return null;
+  const next: AlertRecord = { ...prev, runbookFailed: reason };
+  if (prev.severity === 'warning') {
+    next.retired = { labels: prev.labels, endsAt: Math.max(prev.startsAt, now), at: now };
+    next.labels = { ...prev.labels, severity: 'critical' };
+    next.severity = 'critical';
+  }
+  return next;
 }
 
 function refresh(prev: AlertRecord, event: AnomalyEvent, now: number): LifecycleResult {
@@ -261,7 +293,13 @@ export class AlertLifecycle {
   constructor(
     private readonly store: StateStore,
     private readonly key: string = ALERTS_KEY,
+    private readonly policy: AlertPolicy = NO_POLICY,
   ) {}
+
+  /** The id of the alert `event` belongs to under the grouping policy. */
+  idOf(event: AnomalyEvent): string {
+    return alertIdFor(event, this.policy);
+  }
 
   async get(id: string): Promise<AlertRecord | null> {
     const raw = await this.store.hget(this.key, id);
@@ -283,8 +321,8 @@ export class AlertLifecycle {
 
   /** Applies `event` to its alert and stores the result when it changed. Callers serialise per alert id. */
   async apply(event: AnomalyEvent, now: number): Promise<LifecycleResult> {
-    const prev = await this.get(alertIdOf(event));
-    const result = applyEvent(prev, event, now);
+    const prev = await this.get(this.idOf(event));
+    const result = applyWithPolicy(prev, event, now, this.policy);
     if (result.transition !== 'duplicate' && result.transition !== 'stale') await this.save(result.record);
     return result;
   }

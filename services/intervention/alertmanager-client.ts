@@ -43,6 +43,8 @@ export class AlertmanagerError extends ForeshockError {
   /** Status of the first failure (0: no response). */
   readonly upstreamStatus: number;
   readonly retryable: boolean;
+  /** Every Alertmanager's answer to the POST (accepted ones too), for the audit. */
+  results: AlertmanagerResult[] = [];
 
   constructor(code: string, failures: AlertmanagerFailure[], delivered: number) {
     const first = failures[0];
@@ -53,6 +55,12 @@ export class AlertmanagerError extends ForeshockError {
     this.upstreamStatus = first.status;
     this.retryable = failures.some((f) => f.status === 0 || f.status >= 500 || f.status === 408 || f.status === 429);
   }
+}
+
+/** One Alertmanager's answer to one POST: HTTP status, 0 without a response. */
+export interface AlertmanagerResult {
+  url: string;
+  status: number;
 }
 
 function alertsEndpoint(base: string): string {
@@ -88,21 +96,27 @@ export class AlertmanagerClient {
    * throws AlertmanagerError after all were tried (so a retry re-sends to all, which
    * Alertmanager deduplicates by label set).
    */
-  async post(alerts: PostableAlert[]): Promise<void> {
-    if (alerts.length === 0 || this.endpoints.length === 0) return;
+  async post(alerts: PostableAlert[]): Promise<AlertmanagerResult[]> {
+    if (alerts.length === 0 || this.endpoints.length === 0) return [];
     const body = JSON.stringify(alerts);
-    const results = await Promise.all(this.endpoints.map((url) => this.postOne(url, body)));
+    const answers = await Promise.all(this.endpoints.map((url) => this.postOne(url, body)));
     const failures: { f: AlertmanagerFailure; timedOut: boolean }[] = [];
-    for (const r of results) if (r !== null) failures.push(r);
-    if (failures.length === 0) return;
-    throw new AlertmanagerError(
+    const results: AlertmanagerResult[] = [];
+    for (const a of answers) {
+      results.push({ url: a.url, status: a.status });
+      if (a.failure !== null) failures.push(a.failure);
+    }
+    if (failures.length === 0) return results;
+    const err = new AlertmanagerError(
       codeOf(failures[0].f, failures[0].timedOut),
       failures.map((x) => x.f),
       this.endpoints.length - failures.length,
     );
+    err.results = results;
+    throw err;
   }
 
-  private async postOne(url: string, body: string): Promise<{ f: AlertmanagerFailure; timedOut: boolean } | null> {
+  private async postOne(url: string, body: string): Promise<{ url: string; status: number; failure: { f: AlertmanagerFailure; timedOut: boolean } | null }> {
     let res: Response;
     try {
       res = await fetch(url, {
@@ -115,7 +129,7 @@ export class AlertmanagerClient {
       const e = err as Error & { cause?: { code?: string; message?: string } };
       const timedOut = e.name === 'TimeoutError';
       const why = timedOut ? `timed out after ${this.timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
-      return { f: { url, status: 0, message: why }, timedOut };
+      return { url, status: 0, failure: { f: { url, status: 0, message: why }, timedOut } };
     }
     // Read the body either way so the connection can be reused.
     let text = '';
@@ -124,8 +138,8 @@ export class AlertmanagerClient {
     } catch {
       // A body cut short does not change what the status says.
     }
-    if (res.ok) return null;
+    if (res.ok) return { url, status: res.status, failure: null };
     const detail = text.trim().slice(0, 300);
-    return { f: { url, status: res.status, message: `HTTP ${res.status}${detail ? `: ${detail}` : ''}` }, timedOut: false };
+    return { url, status: res.status, failure: { f: { url, status: res.status, message: `HTTP ${res.status}${detail ? `: ${detail}` : ''}` }, timedOut: false } };
   }
 }

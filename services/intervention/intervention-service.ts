@@ -2,20 +2,26 @@
 // event id; each job moves its alert through the lifecycle and delivers it to Alertmanager.
 // A periodic loop re-sends what is firing (and what just resolved) so Alertmanager converges.
 
+import { urlAllowed, type PagerDutyRoute, type RunbookRule } from '../../shared/config/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
-import type { AnomalyEvent } from '../../shared/model/index.js';
-import type { Job, JobQueue, StateStore } from '../../shared/ports/index.js';
+import { RUNBOOK_APPROVED_JOB, type AnomalyEvent, type AuditEntry, type RunbookApproval, type RunbookExecution } from '../../shared/model/index.js';
+import type { Job, JobQueue, ProcessOptions, StateStore } from '../../shared/ports/index.js';
 import {
   AlertLifecycle,
-  alertIdOf,
+  escalateForRunbook,
   expireForecast,
   needsResend,
   toPostableAlerts,
   type AlertRecord,
   type PostableOptions,
 } from './alert-lifecycle.js';
-import { AlertmanagerClient, AlertmanagerError, type PostableAlert } from './alertmanager-client.js';
+import { AlertmanagerClient, AlertmanagerError, type AlertmanagerResult, type PostableAlert } from './alertmanager-client.js';
+import { AuditLog } from './audit-log.js';
 import { KeyedLock } from './keyed-lock.js';
+import { releaseHeld, type AlertPolicy } from './alert-policy.js';
+import { PAGERDUTY_JOB, Pager, type PageJob, type PagerStats } from './pager.js';
+import { dedupKeyOf } from './pagerduty-client.js';
+import { RUNBOOK_JOB, RunbookEngine, VERIFY_JOB, type RunbookJob, type RunbookStats } from './runbook-engine.js';
 
 /** Job name of the intervention jobs on the JobQueue. */
 export const INTERVENTION_JOB = 'intervention.event';
@@ -41,9 +47,38 @@ export interface InterventionOptions {
   keepResolvedMs?: number;
   /** Alerts per POST in the resend loop. Default 256. */
   resendBatchSize?: number;
+  /** PagerDuty paging; no routes (default): no paging. */
+  pagerduty?: {
+    url: string;
+    routes: PagerDutyRoute[];
+    minSeverity: 'warning' | 'critical';
+    ratePerMinute: number;
+    /** Window of ratePerMinute, ms. Default 60_000; tests shorten it. */
+    rateWindowMs?: number;
+    timeoutMs: number;
+  };
+  /** Runbooks and their guardrails; no rules (default): none run. */
+  runbooks?: {
+    rules: RunbookRule[];
+    /** URL prefixes webhooks may call; a rule outside them is refused here too (FS_RUNBOOK_URL). */
+    allowList: string[];
+    dryRun: boolean;
+    maxConcurrentPerCluster: number;
+    hourlyBudget: number;
+    clusterLabel: string;
+    webhookBackoffBaseMs?: number;
+  };
+  /** Audit entries kept. Default 100_000. */
+  auditMaxEntries?: number;
+  /** Labels that fold the anomalies of several series into one alert (host, cluster, service, …). Default none. */
+  groupBy?: string[];
+  /** An alert fires at least this long; an earlier resolve is held, ms. Default 0. */
+  minFiringMs?: number;
+  /** A resolve waits this long; a new anomaly meanwhile keeps the alert firing, ms. Default 0. */
+  resolveHoldMs?: number;
 }
 
-type ResolvedOptions = Required<InterventionOptions>;
+type ResolvedOptions = Required<Omit<InterventionOptions, 'pagerduty' | 'runbooks'>> & Pick<InterventionOptions, 'pagerduty' | 'runbooks'>;
 
 function resolveOptions(o: InterventionOptions): ResolvedOptions {
   const resendIntervalMs = o.resendIntervalMs ?? 60_000;
@@ -58,7 +93,18 @@ function resolveOptions(o: InterventionOptions): ResolvedOptions {
     forecastTtlMs: o.forecastTtlMs ?? 3600_000,
     keepResolvedMs: o.keepResolvedMs ?? 24 * 3600_000,
     resendBatchSize: o.resendBatchSize ?? 256,
+    pagerduty: o.pagerduty,
+    runbooks: o.runbooks,
+    auditMaxEntries: o.auditMaxEntries ?? 100_000,
+    groupBy: o.groupBy ?? [],
+    minFiringMs: o.minFiringMs ?? 0,
+    resolveHoldMs: o.resolveHoldMs ?? 0,
   };
+  for (const r of o.runbooks?.rules ?? []) {
+    if (!urlAllowed(r.url, o.runbooks!.allowList)) {
+      throw new ForeshockError('FS_RUNBOOK_URL', `runbook ${r.id}: ${JSON.stringify(r.url)} is not covered by the allow-list`);
+    }
+  }
   for (const k of ['resendIntervalMs', 'endsAtAheadMs', 'timeoutMs', 'concurrency', 'resendBatchSize'] as const) {
     if (!(out[k] > 0)) throw new ForeshockError('FS_INTERVENTION_OPTIONS', `intervention: ${k} must be positive`);
   }
@@ -98,6 +144,9 @@ export interface InterventionStats {
   deliveriesRejected: number;
 }
 
+/** Counters of paging and runbooks, next to InterventionStats. */
+export type InterventionAllStats = InterventionStats & PagerStats & RunbookStats;
+
 export class InterventionService {
   readonly stats: InterventionStats = {
     notificationsSent: 0,
@@ -113,6 +162,10 @@ export class InterventionService {
   private readonly lifecycle: AlertLifecycle;
   private readonly locks = new KeyedLock();
   private readonly postable: PostableOptions;
+  private readonly audit: AuditLog;
+  private readonly policy: AlertPolicy;
+  private readonly pager: Pager;
+  private readonly runbooks: RunbookEngine;
   private timer: NodeJS.Timeout | null = null;
   private tick: Promise<void> | null = null;
   private started = false;
@@ -125,12 +178,53 @@ export class InterventionService {
   ) {
     this.options = resolveOptions(options);
     this.client = new AlertmanagerClient({ urls: this.options.alertmanagerUrls, timeoutMs: this.options.timeoutMs });
-    this.lifecycle = new AlertLifecycle(deps.store);
+    this.policy = { groupBy: this.options.groupBy, minFiringMs: this.options.minFiringMs, resolveHoldMs: this.options.resolveHoldMs };
+    this.lifecycle = new AlertLifecycle(deps.store, undefined, this.policy);
     this.postable = {
       endsAtAheadMs: this.options.endsAtAheadMs,
       resolvedResendForMs: this.options.resolvedResendForMs,
       foreshockUrl: this.options.foreshockUrl,
     };
+    this.audit = new AuditLog(deps.store, this.options.auditMaxEntries);
+    const pd = this.options.pagerduty;
+    this.pager = new Pager(
+      {
+        url: pd?.url ?? 'https://events.pagerduty.com/v2/enqueue',
+        routes: pd?.routes ?? [],
+        minSeverity: pd?.minSeverity ?? 'critical',
+        ratePerMinute: pd?.ratePerMinute ?? 100,
+        rateWindowMs: pd?.rateWindowMs,
+        timeoutMs: pd?.timeoutMs ?? this.options.timeoutMs,
+        foreshockUrl: this.options.foreshockUrl,
+      },
+      { store: deps.store, audit: this.audit, logger: deps.logger, clock: deps.clock },
+    );
+    const rb = this.options.runbooks;
+    this.runbooks = new RunbookEngine(
+      {
+        rules: rb?.rules ?? [],
+        dryRun: rb?.dryRun ?? false,
+        maxConcurrentPerCluster: rb?.maxConcurrentPerCluster ?? 2,
+        hourlyBudget: rb?.hourlyBudget ?? 20,
+        clusterLabel: rb?.clusterLabel ?? 'cluster',
+        webhookBackoffBaseMs: rb?.webhookBackoffBaseMs,
+      },
+      {
+        queue: deps.queue,
+        store: deps.store,
+        audit: this.audit,
+        logger: deps.logger,
+        clock: deps.clock,
+        locks: this.locks,
+        alert: (id) => this.lifecycle.get(id),
+        escalate: (exec, reason) => this.escalate(exec, reason),
+      },
+    );
+  }
+
+  /** Alert, paging and runbook counters together (a snapshot). */
+  allStats(): InterventionAllStats {
+    return { ...this.stats, ...this.pager.stats, ...this.runbooks.stats };
   }
 
   /**
@@ -143,6 +237,22 @@ export class InterventionService {
     const now = this.deps.clock();
     const pending = (await this.lifecycle.list()).some((r) => needsResend(r, now, this.options.resolvedResendForMs));
     this.deps.queue.process<AnomalyEvent>(INTERVENTION_JOB, (job) => this.runJob(job), { concurrency: this.options.concurrency });
+    if (this.pager.enabled) {
+      // `limiter` is read by the BullMQ queue (shared by every worker process, so N processes
+      // together stay under the rate); the embedded queue ignores it and the in-process limiter holds.
+      const pd = this.options.pagerduty!;
+      const opts: ProcessOptions & { limiter?: { max: number; durationMs: number } } = {
+        concurrency: this.options.concurrency,
+        limiter: { max: pd.ratePerMinute, durationMs: pd.rateWindowMs ?? 60_000 },
+      };
+      this.deps.queue.process<PageJob>(PAGERDUTY_JOB, (job) => this.pager.run(job), opts);
+    }
+    if (this.runbooks.enabled) {
+      const c = { concurrency: this.options.concurrency };
+      this.deps.queue.process<RunbookJob>(RUNBOOK_JOB, (job) => this.runbooks.run(job), c);
+      this.deps.queue.process<RunbookApproval>(RUNBOOK_APPROVED_JOB, (job) => this.runbooks.runApproved(job), c);
+      this.deps.queue.process<{ executionId: string }>(VERIFY_JOB, (job) => this.runbooks.runVerify(job), c);
+    }
     this.schedule(pending && this.client.endpoints.length > 0 ? 0 : this.options.resendIntervalMs);
   }
 
@@ -173,6 +283,7 @@ export class InterventionService {
       let r = listed;
       const expired = expireForecast(r, now, this.options.forecastTtlMs);
       if (expired !== null) r = (await this.expire(r.id, now)) ?? r;
+      if (releaseHeld(r, now, this.policy) !== null) r = (await this.release(r.id, now)) ?? r;
       if (r.status === 'resolved' && r.resolvedAt !== null && now - r.resolvedAt >= this.options.keepResolvedMs) forget.push(r.id);
       else if (needsResend(r, now, this.options.resolvedResendForMs)) due.push(r);
     }
@@ -184,6 +295,7 @@ export class InterventionService {
         }
       });
     }
+    await this.runbooks.sweep(now);
     if (this.client.endpoints.length === 0) return;
     for (let i = 0; i < due.length; i += this.options.resendBatchSize) {
       const chunk = due.slice(i, i + this.options.resendBatchSize);
@@ -226,11 +338,14 @@ export class InterventionService {
 
   private async runJob(job: Job<AnomalyEvent>): Promise<void> {
     const event = job.data;
-    const id = alertIdOf(event);
+    const id = this.lifecycle.idOf(event);
     await this.locks.run(id, async () => {
       const now = this.deps.clock();
       const { record, transition } = await this.lifecycle.apply(event, now);
       const log = { alert: id, event: event.id, kind: event.kind, attempt: job.attempt };
+      if (transition !== 'duplicate' && transition !== 'stale') {
+        await this.auditEntry({ kind: 'alert', action: transition, outcome: record.status, alertId: id, seriesKey: record.seriesKey, detail: `event ${event.id} (${event.kind}), severity ${record.severity}` });
+      }
       switch (transition) {
         case 'opened':
           this.stats.alertsOpened++;
@@ -253,10 +368,17 @@ export class InterventionService {
           break;
       }
       // A stale event is older than the alert's state, which its own event delivered.
-      if (transition === 'stale' || this.client.endpoints.length === 0) return;
+      if (transition === 'stale') return;
+      // Paging and runbooks are queued before Alertmanager's delivery, so an Alertmanager outage
+      // delays neither; their job ids make a retry of this job add nothing twice.
+      const paged = await this.planPage(record, now);
+      if (paged !== record) Object.assign(record, paged);
+      if (record.status === 'firing' && event.kind !== 'anomaly_resolved') await this.runbooks.enqueueMatches(event, record);
+      if (transition === 'resolved') await this.runbooks.alertResolved(record);
+      if (this.client.endpoints.length === 0) return;
       const alerts = toPostableAlerts(record, now, this.postable);
       try {
-        await this.deliver(alerts);
+        await this.deliver(alerts, { alertId: id, seriesKey: record.seriesKey, attempt: job.attempt });
       } catch (err) {
         if (err instanceof AlertmanagerError && !err.retryable) {
           this.stats.deliveriesRejected++;
@@ -271,21 +393,90 @@ export class InterventionService {
     });
   }
 
-  /** POSTs to every Alertmanager, counting per Alertmanager; rethrows a failure. */
-  private async deliver(alerts: PostableAlert[]): Promise<void> {
+  /** POSTs to every Alertmanager, counting per Alertmanager (and auditing, given `audit`); rethrows a failure. */
+  private async deliver(alerts: PostableAlert[], audit?: { alertId: string; seriesKey: string; attempt: number }): Promise<void> {
     const n = alerts.length;
+    let results: AlertmanagerResult[] = [];
+    let failure: unknown = null;
     try {
-      await this.client.post(alerts);
+      results = await this.client.post(alerts);
+      this.stats.notificationsSent += n * this.client.endpoints.length;
     } catch (err) {
+      failure = err;
       if (err instanceof AlertmanagerError) {
         this.stats.notificationsSent += n * err.delivered;
         this.stats.notificationsFailed += n * err.failures.length;
+        results = err.results;
       } else {
         this.stats.notificationsFailed += n * this.client.endpoints.length;
       }
-      throw err;
     }
-    this.stats.notificationsSent += n * this.client.endpoints.length;
+    if (audit !== undefined) {
+      const detail = alerts.map((a) => `${a.labels.severity ?? ''} endsAt ${a.endsAt ?? ''}`).join('; ');
+      for (const r of results) {
+        await this.auditEntry({
+          kind: 'notification', action: 'alertmanager.post', outcome: r.status >= 200 && r.status < 300 ? 'ok' : 'failed',
+          target: r.url, status: r.status, attempt: audit.attempt, alertId: audit.alertId, seriesKey: audit.seriesKey, detail,
+        });
+      }
+    }
+    if (failure !== null) throw failure;
+  }
+
+  private auditEntry(e: Omit<AuditEntry, 'at'>): Promise<void> {
+    return this.audit.append({ at: this.deps.clock(), ...e });
+  }
+
+  /**
+   * Queues the PagerDuty event the alert's state calls for: a trigger while it fires and pages
+   * (again when its severity rises or a runbook failed), a resolve once a paged alert resolved.
+   * Job ids make it once per episode and step. Returns the record (with `paged` set and saved).
+   */
+  private async planPage(record: AlertRecord, now: number): Promise<AlertRecord> {
+    if (!this.pager.enabled) return record;
+    if (record.status === 'firing' && this.pager.shouldPage(record)) {
+      const route = record.paged ? { name: record.paged.route } : this.pager.routeFor(record);
+      if (route === null) return record;
+      let next = record;
+      const dedupKey = record.paged?.dedupKey ?? dedupKeyOf(record.id);
+      if (record.paged?.severity !== record.severity) {
+        next = { ...record, paged: { route: route.name, dedupKey, severity: record.severity } };
+        await this.lifecycle.save(next);
+      }
+      const step = `trigger:${next.severity}${next.runbookFailed ? ':runbook-failed' : ''}`;
+      const data: PageJob = { route: route.name, alertId: next.id, seriesKey: next.seriesKey, event: this.pager.trigger(next, now) };
+      await this.deps.queue.add(PAGERDUTY_JOB, `pd:${dedupKey}:${next.startsAt}:${step}`, data);
+      return next;
+    }
+    if (record.status === 'resolved' && record.paged) {
+      const data: PageJob = { route: record.paged.route, alertId: record.id, seriesKey: record.seriesKey, event: this.pager.resolve(record) };
+      await this.deps.queue.add(PAGERDUTY_JOB, `pd:${record.paged.dedupKey}:${record.startsAt}:resolve`, data);
+    }
+    return record;
+  }
+
+  /** A runbook acting on the alert failed: mark it, make it critical, page, tell Alertmanager. */
+  private async escalate(exec: RunbookExecution, reason: string): Promise<void> {
+    await this.locks.run(exec.alertId, async () => {
+      const now = this.deps.clock();
+      const cur = await this.lifecycle.get(exec.alertId);
+      if (cur === null || cur.startsAt !== exec.alertStartsAt) return;
+      const next = escalateForRunbook(cur, `${exec.runbook}: ${reason}`, now);
+      if (next === null) return;
+      await this.lifecycle.save(next);
+      this.stats.alertsEscalated++;
+      await this.auditEntry({ kind: 'alert', action: 'escalated', outcome: 'runbook_failed', alertId: next.id, seriesKey: next.seriesKey, runbook: exec.runbook, execution: exec.id, detail: reason });
+      this.deps.logger.warn({ alert: next.id, runbook: exec.runbook, reason }, 'alert escalated: runbook failed');
+      await this.planPage(next, now);
+      if (this.client.endpoints.length === 0) return;
+      try {
+        await this.deliver(toPostableAlerts(next, now, this.postable), { alertId: next.id, seriesKey: next.seriesKey, attempt: 1 });
+        next.lastSentAt = now;
+        await this.lifecycle.save(next);
+      } catch (err) {
+        this.deps.logger.warn({ alert: next.id, ...errorFields(err) }, 'alertmanager delivery of the escalation failed; the resend loop retries');
+      }
+    });
   }
 
   /** Resolves an expired forecast alert under its lock; returns the record as it is now. */
@@ -297,8 +488,27 @@ export class InterventionService {
       if (expired === null) return cur;
       await this.lifecycle.save(expired);
       this.stats.alertsResolved++;
+      await this.auditEntry({ kind: 'alert', action: 'expired', outcome: 'resolved', alertId: id, seriesKey: expired.seriesKey });
+      await this.planPage(expired, now);
       this.deps.logger.info({ alert: id, endsAt: expired.endsAt }, 'forecast alert expired');
       return expired;
+    });
+  }
+
+  /** Resolves an alert whose held resolve is due, under its lock; returns the record as it is now. */
+  private release(id: string, now: number): Promise<AlertRecord | null> {
+    return this.locks.run(id, async () => {
+      const cur = await this.lifecycle.get(id);
+      if (cur === null) return null;
+      const done = releaseHeld(cur, now, this.policy);
+      if (done === null) return cur;
+      await this.lifecycle.save(done);
+      this.stats.alertsResolved++;
+      await this.auditEntry({ kind: 'alert', action: 'resolved', outcome: 'resolved', alertId: id, seriesKey: done.seriesKey, detail: 'held resolve released' });
+      this.deps.logger.info({ alert: id, endsAt: done.endsAt }, 'alert resolved after its hold');
+      await this.planPage(done, now);
+      await this.runbooks.alertResolved(done);
+      return done;
     });
   }
 
