@@ -60,6 +60,7 @@ export FORESHOCK_TEST_ALERTMANAGER_URL=http://127.0.0.1:$PORT_ALERTMANAGER
 export FORESHOCK_TEST_VICTORIA_URL=http://127.0.0.1:$PORT_VICTORIA
 export FORESHOCK_TEST_NODE_EXPORTER_URL=http://127.0.0.1:$PORT_NODE_EXPORTER
 export FORESHOCK_TEST_PROMETHEUS_BIN=$(prometheus_bin)
+export FORESHOCK_TEST_CHROMIUM=$(command -v chromium || true)
 EOF
   mv "$RUN_DIR/env.tmp" "$RUN_DIR/env"
 }
@@ -70,6 +71,8 @@ cmd_install() {
     read -r -a more <<<"$(svc_call "$s" packages)"
     pkgs+=("${more[@]}")
   done
+  # Installing the whole set also brings the headless browser the page test drives.
+  (($# == ${#ALL_SERVICES[@]})) && pkgs+=(chromium)
   ensure_packages "${pkgs[@]}"
   for s in "$@"; do svc_call "$s" fetch; done
 }
