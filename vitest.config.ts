@@ -6,7 +6,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['shared/**/*.test.ts', 'services/**/*.test.ts', 'cli/**/*.test.ts', 'benchmarks/**/*.test.ts'] },
+        test: { name: 'unit', include: ['shared/**/*.test.ts', 'services/**/*.test.ts', 'cli/**/*.test.ts', 'benchmarks/**/*.test.ts', 'deploy/**/*.test.ts'] },
       },
       {
         extends: true,

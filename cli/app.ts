@@ -1,14 +1,19 @@
 // Composition root: builds the adapters the config names, the services a process runs, and
 // the HTTP server they share. The only place that knows every service.
 
+import { readFileSync } from 'node:fs';
 import type { ForeshockConfig } from '../shared/config/index.js';
-import { ConfigError } from '../shared/errors/index.js';
-import { createHttpServer } from '../shared/http/index.js';
+import { ConfigError, ForeshockError } from '../shared/errors/index.js';
+import { createHttpServer, resolveTokenHashes } from '../shared/http/index.js';
 import { MemoryBus, MemoryJobQueue, MemoryMetricSink, MemoryStateStore, NullMetricSink } from '../shared/adapters/memory/index.js';
+import { InfluxMetricSink } from '../shared/adapters/influx/index.js';
+import { KafkaBus, type KafkaBusOptions } from '../shared/adapters/kafka/index.js';
+import { RedisStateStore } from '../shared/adapters/redis/index.js';
+import { BullMqJobQueue } from '../shared/adapters/bullmq/index.js';
 import type { Bus, JobQueue, MetricSink, StateStore } from '../shared/ports/index.js';
 import { createTelemetry, type Logger, type Telemetry } from '../shared/telemetry/index.js';
-import { apiRoutes } from '../services/api/index.js';
-import { DetectorService } from '../services/detector/index.js';
+import { apiRoutes, auditRoutes, pageRoutes, recentValuesFrom, runbookRoutes } from '../services/api/index.js';
+import { DetectorService, forecastFromModel } from '../services/detector/index.js';
 import { IngestService } from '../services/ingest/index.js';
 import { EventsConsumer, InterventionService } from '../services/intervention/index.js';
 import { receiverRoutes } from '../services/receiver/index.js';
@@ -31,16 +36,92 @@ interface Adapters {
   sink: MetricSink;
 }
 
-function createAdapters(config: ForeshockConfig): Adapters {
-  const bus = new MemoryBus({ retainMessages: config.bus.retainMessages });
-  const queue = new MemoryJobQueue({
-    attempts: config.queue.attempts,
-    backoffBaseMs: config.queue.backoffBase,
-    backoffMaxMs: config.queue.backoffMax,
-  });
-  const store = new MemoryStateStore({ snapshotPath: config.state.snapshotPath || undefined });
-  const sink = config.sink.kind === 'memory' ? new MemoryMetricSink({ capacity: config.sink.memoryPoints }) : new NullMetricSink();
+function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): Adapters {
+  const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry)) : new MemoryBus({ retainMessages: config.bus.retainMessages });
+  const redis = { url: config.redis.url, password: config.redis.password || undefined };
+  const queueOptions = { attempts: config.queue.attempts, backoffBaseMs: config.queue.backoffBase, backoffMaxMs: config.queue.backoffMax };
+  const queue = config.queue.kind === 'bullmq'
+    ? new BullMqJobQueue({ ...redis, ...queueOptions, prefix: config.redis.queuePrefix, concurrency: config.queue.concurrency })
+    : new MemoryJobQueue(queueOptions);
+  const store = config.state.kind === 'redis'
+    ? new RedisStateStore({ ...redis, keyPrefix: config.redis.keyPrefix })
+    : new MemoryStateStore({ snapshotPath: config.state.snapshotPath || undefined });
+  const sink = createMetricSink(config, logger, telemetry);
   return { bus, queue, store, sink };
+}
+
+function readSecretFile(key: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function kafkaBusOptions(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): KafkaBusOptions {
+  const k = config.kafka;
+  const log = logger.child({ component: 'kafka' });
+  let ssl: KafkaBusOptions['ssl'] = false;
+  if (k.ssl) {
+    ssl = { rejectUnauthorized: k.sslRejectUnauthorized, ...(k.sslCaFile !== '' ? { ca: readSecretFile('kafka.sslCaFile', k.sslCaFile) } : {}) };
+  }
+  let sasl: KafkaBusOptions['sasl'] = null;
+  if (k.saslMechanism !== 'none') {
+    const password = k.saslPassword !== '' ? k.saslPassword : k.saslPasswordFile !== '' ? readSecretFile('kafka.saslPasswordFile', k.saslPasswordFile) : '';
+    if (k.saslUsername === '' || password === '') throw new ConfigError('kafka.saslUsername', `kafka.saslMechanism=${k.saslMechanism} needs kafka.saslUsername and kafka.saslPassword (or kafka.saslPasswordFile)`);
+    sasl = { mechanism: k.saslMechanism, username: k.saslUsername, password };
+  }
+  return {
+    brokers: k.brokers,
+    clientId: k.clientId,
+    groupIdPrefix: k.groupIdPrefix,
+    ssl,
+    sasl,
+    connectionTimeoutMs: k.connectionTimeout,
+    requestTimeoutMs: k.requestTimeout,
+    sessionTimeoutMs: k.sessionTimeout,
+    heartbeatIntervalMs: k.heartbeatInterval,
+    rebalanceTimeoutMs: k.rebalanceTimeout,
+    maxBytesPerPartition: k.maxBytesPerPartition,
+    maxWaitTimeMs: k.maxWait,
+    partitionsConsumedConcurrently: k.partitionsConsumedConcurrently,
+    compression: k.compression,
+    replicationFactor: k.replicationFactor,
+    log: (level, message, extra) => log[level](extra, message),
+    onError: (err, where, groupId) => {
+      const code = err instanceof ForeshockError ? err.code : where === 'commit' ? 'FS_BUS_COMMIT' : 'FS_BUS_HANDLER';
+      telemetry.errors.inc({ code });
+      log.warn({ err, where, groupId }, 'bus handler failed; the batch is delivered again');
+    },
+  };
+}
+
+function createMetricSink(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): MetricSink {
+  const c = config.sink;
+  if (c.kind === 'memory') return new MemoryMetricSink({ capacity: c.memoryPoints });
+  if (c.kind === 'none') return new NullMetricSink();
+  if (!/^https?:\/\/[^/]+/.test(c.url)) throw new ConfigError('sink.url', `"${c.url}" is not an http(s) URL`);
+  let token = c.token;
+  if (token === '' && c.tokenFile !== '') {
+    try {
+      token = readFileSync(c.tokenFile, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError('sink.tokenFile', `cannot read ${c.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return new InfluxMetricSink({
+    url: c.url,
+    org: c.org,
+    bucket: c.bucket,
+    token,
+    batchSize: c.batchSize,
+    flushIntervalMs: c.flushInterval,
+    downsampleMs: c.downsampleInterval,
+    maxRetries: c.maxRetries,
+    maxBufferLines: c.maxBufferLines,
+    logger: logger.child({ adapter: 'influx-sink' }),
+    onCount: (outcome, n) => telemetry.sinkLines.inc({ outcome }, n),
+  });
 }
 
 export async function startForeshock(config: ForeshockConfig, logger: Logger, service: ServiceName = 'all'): Promise<RunningForeshock> {
@@ -48,9 +129,12 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     throw new ConfigError('bus.kind', `"foreshock ${service}" runs one service alone, which needs a shared bus; with bus.kind=memory use "foreshock start"`);
   }
   const telemetry = createTelemetry();
-  const adapters = createAdapters(config);
+  const adapters = createAdapters(config, logger, telemetry);
+  // One process runs every service (`start`) or just one of them (`foreshock <service>`).
+  const runs = (s: Exclude<ServiceName, 'all'>) => service === 'all' || service === s;
   const { bus, queue, store, sink } = adapters;
   const closers: (() => Promise<void>)[] = [];
+  let started = false;
   await bus.ensureTopics([
     { name: config.bus.topicRaw, partitions: config.bus.partitions },
     { name: config.bus.topicTelegraf, partitions: config.bus.partitions },
@@ -66,10 +150,22 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
       alertmanagerUrls: config.alertmanager.url,
       resendIntervalMs: config.alertmanager.resendInterval,
       endsAtAheadMs: 4 * config.alertmanager.resendInterval,
-      resolvedResendForMs: 15 * 60_000,
+      resolvedResendForMs: config.alertmanager.resolvedResendFor,
       timeoutMs: config.alertmanager.timeout,
       foreshockUrl: publicUrl,
       concurrency: config.queue.concurrency,
+      pagerduty: {
+        url: config.pagerduty.url,
+        routes: config.pagerduty.routes,
+        minSeverity: config.pagerduty.minSeverity,
+        ratePerMinute: config.pagerduty.ratePerMinute,
+        timeoutMs: config.pagerduty.timeout,
+      },
+      runbooks: { ...config.runbooks },
+      auditMaxEntries: config.audit.maxEntries,
+      groupBy: config.alerts.groupBy,
+      minFiringMs: config.alerts.minFiring,
+      resolveHoldMs: config.alerts.resolveHold,
     },
     { queue, store, logger: logger.child({ service: 'intervention' }), clock: Date.now },
   );
@@ -78,10 +174,19 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     logger,
     telemetry,
     bodyLimit: config.server.maxBodyBytes,
-    readiness: [() => (detector.ready() ? null : 'detector not started')],
+    readiness: [() => (!runs('detect') || detector.ready() ? null : 'detector not started'), () => (started ? null : 'starting')],
+    auth: { readHashes: resolveTokenHashes('auth.readTokens', config.auth.readTokens), writeHashes: resolveTokenHashes('auth.writeTokens', config.auth.writeTokens) },
   });
-  await app.register(async (scope) => receiverRoutes(scope, { bus, config, telemetry }));
-  await app.register(async (scope) => apiRoutes(scope, { config, store, view: detector }));
+  // Receivers and the API serve their routes; pure workers only /healthz, /readyz and /metrics.
+  if (runs('receiver')) await app.register(async (scope) => receiverRoutes(scope, { bus, config, telemetry }));
+  if (runs('api')) {
+    // Recent values come back from the embedded sink only where the detector writes it (this process).
+    const recent = sink instanceof MemoryMetricSink && runs('detect') ? recentValuesFrom((m, t, from, to) => sink.query(m, t, from, to)) : undefined;
+    await app.register(async (scope) => apiRoutes(scope, { config, store, forecast: forecastFromModel, recent }));
+    await app.register(pageRoutes);
+    await app.register(async (scope) => auditRoutes(scope, { store }));
+    await app.register(async (scope) => runbookRoutes(scope, { store, queue }));
+  }
 
   const eventsConsumer = new EventsConsumer({
     bus,
@@ -90,38 +195,64 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     logger: logger.child({ service: 'intervention' }),
     onBadMessage: () => telemetry.errors.inc({ code: 'FS_EVENT_DECODE' }),
   });
-  await intervention.start();
-  await eventsConsumer.start();
-  closers.push(async () => {
-    await eventsConsumer.close();
-    await queue.close();
-    await intervention.close();
-  });
-  await detector.start();
-  closers.push(() => detector.close());
-  await ingest.start();
-  closers.push(() => ingest.close());
+  if (runs('intervene')) {
+    await intervention.start();
+    await eventsConsumer.start();
+    closers.push(async () => {
+      await eventsConsumer.close();
+      await queue.close();
+      await intervention.close();
+    });
+  } else {
+    closers.push(() => queue.close());
+  }
+  if (runs('detect')) {
+    await detector.start();
+    closers.push(() => detector.close());
+  }
+  if (runs('ingest')) {
+    await ingest.start();
+    closers.push(() => ingest.close());
+  }
+  started = true;
 
   // Intervention counts are plain numbers on the service; mirror their growth into /metrics.
   let sent = 0;
   let failed = 0;
+  const pdSeen: Record<string, number> = {};
+  const queueSeen = { completed: 0, failed: 0, dead_lettered: 0 };
   const queueGauge = setInterval(() => {
     const st = intervention.stats;
     if (st.notificationsSent > sent) telemetry.notifications.inc({ target: 'alertmanager', outcome: 'sent' }, st.notificationsSent - sent);
     if (st.notificationsFailed > failed) telemetry.notifications.inc({ target: 'alertmanager', outcome: 'failed' }, st.notificationsFailed - failed);
     sent = st.notificationsSent;
     failed = st.notificationsFailed;
+    const all = intervention.allStats();
+    for (const [outcome, n] of [['sent', all.pagesSent], ['failed', all.pagesRetried], ['rejected', all.pagesRejected]] as const) {
+      const d = n - (pdSeen[outcome] ?? 0);
+      if (d > 0) telemetry.notifications.inc({ target: 'pagerduty', outcome }, d);
+      pdSeen[outcome] = n;
+    }
     queue.counts().then((c) => {
       telemetry.queueDepth.set({ state: 'waiting' }, c.waiting);
       telemetry.queueDepth.set({ state: 'active' }, c.active);
       telemetry.queueDepth.set({ state: 'delayed' }, c.delayed);
       telemetry.queueDepth.set({ state: 'failed' }, c.failed);
     }, () => undefined);
+    // Both queue adapters count attempts; mirror their growth (retries = failed - dead_lettered).
+    const qs = (queue as Partial<{ stats: { completed: number; attemptsFailed: number; deadLettered: number } }>).stats;
+    if (qs !== undefined) {
+      for (const [outcome, now] of [['completed', qs.completed], ['failed', qs.attemptsFailed], ['dead_lettered', qs.deadLettered]] as const) {
+        const before = queueSeen[outcome];
+        if (now > before) telemetry.queueAttempts.inc({ outcome }, now - before);
+        queueSeen[outcome] = now;
+      }
+    }
   }, 5000);
   queueGauge.unref();
 
   const address = await app.listen({ host: config.server.host, port: config.server.port });
-  logger.info({ address, alertmanagers: config.alertmanager.url.length }, 'foreshock listening');
+  logger.info({ address, service, bus: config.bus.kind, alertmanagers: config.alertmanager.url.length }, 'foreshock listening');
   const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
 
   return {

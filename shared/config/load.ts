@@ -4,8 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors/index.js';
+import { urlAllowed } from './allow-list.js';
 import { SCHEMA, type ForeshockConfig } from './schema.js';
-import { envName, formatDuration, isLeaf, parseDuration, type Leaf, type Schema } from './spec.js';
+import { envName, formatDuration, isLeaf, parseDuration, validateObjectList, type Leaf, type Schema } from './spec.js';
 
 /** FORESHOCK_* variables that are not config keys (read by the CLI or tests). */
 const NON_CONFIG_ENV = /^FORESHOCK_(CONFIG|TEST_.*|REQUIRE_SERVICES|RUN_DIR|NAB_DIR)$/;
@@ -42,6 +43,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
     let doc: unknown;
     try {
+      // The YAML parser recurses per level: refuse absurd nesting before it can blow the stack.
+      if (textNesting(text) > MAX_NESTING) throw new ConfigError(file, `nests deeper than ${MAX_NESTING} levels`);
       doc = parseYaml(text);
     } catch (err) {
       throw new ConfigError(file, `not valid YAML: ${(err as Error).message}`);
@@ -69,6 +72,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     sources[path] = 'command line';
   }
 
+  resolveSecrets(out, leaves, env);
   const config = out as unknown as ForeshockConfig;
   crossCheck(config);
   return { config, sources };
@@ -83,6 +87,47 @@ function crossCheck(c: ForeshockConfig): void {
   }
   if (c.queue.backoffBase > c.queue.backoffMax) {
     throw new ConfigError('queue.backoffBase', 'must not exceed queue.backoffMax');
+  }
+  if (c.pagerduty.routes.length > 0 && !/^https?:\/\/[^/]+/.test(c.pagerduty.url)) {
+    throw new ConfigError('pagerduty.url', `"${c.pagerduty.url}" is not an http(s) URL`);
+  }
+  const ids = new Set<string>();
+  c.runbooks.rules.forEach((r, i) => {
+    if (ids.has(r.id)) throw new ConfigError(`runbooks.rules[${i}].id`, `duplicate runbook id "${r.id}"`);
+    ids.add(r.id);
+    if (!urlAllowed(r.url, c.runbooks.allowList)) {
+      throw new ConfigError(`runbooks.rules[${i}].url`, `"${r.url}" is not covered by runbooks.allowList (${c.runbooks.allowList.join(', ') || 'empty'})`);
+    }
+  });
+}
+
+/**
+ * Secret fields of `objects` items may be `env:NAME` or `file:PATH`: read here, once, with the
+ * loader's environment (nothing below the loader reads process.env). Errors name the item field.
+ */
+function resolveSecrets(out: Record<string, unknown>, leaves: Map<string, Leaf<unknown>>, env: Record<string, string | undefined>): void {
+  for (const [path, leaf] of leaves) {
+    if (leaf.type !== 'objectList' || !leaf.fields) continue;
+    const items = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], out) as Record<string, unknown>[];
+    items.forEach((item, i) => {
+      for (const [field, spec] of Object.entries(leaf.fields!)) {
+        const ref = item[field];
+        if (spec.type !== 'secret' || typeof ref !== 'string') continue;
+        const at = `${path}[${i}].${field}`;
+        if (ref.startsWith('env:')) {
+          const v = env[ref.slice(4)];
+          if (v === undefined || v === '') throw new ConfigError(at, `environment variable ${ref.slice(4)} is not set`);
+          item[field] = v;
+        } else if (ref.startsWith('file:')) {
+          try {
+            item[field] = readFileSync(ref.slice(5), 'utf8').trim();
+          } catch (err) {
+            throw new ConfigError(at, `cannot read secret file ${ref.slice(5)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+          }
+          if (item[field] === '') throw new ConfigError(at, `secret file ${ref.slice(5)} is empty`);
+        }
+      }
+    });
   }
 }
 
@@ -126,10 +171,55 @@ function suggest(path: string, leaves: Map<string, Leaf<unknown>>): string {
   return near ? ` (did you mean ${near}?)` : '';
 }
 
+/** Deepest nesting any config value may have; messages print values, which recurses. */
+const MAX_NESTING = 64;
+
+/** Nesting depth of a YAML or JSON text: open brackets and braces, or `- ` runs on one line (quotes and comments skipped). */
+function textNesting(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let dashes = 0;
+  let quote = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (quote !== 0) {
+      if (c === 92 /* \ */ && quote === 34) i++;
+      else if (c === quote) quote = 0;
+      continue;
+    }
+    if (c === 34 || c === 39) quote = c;
+    else if (c === 91 || c === 123) max = Math.max(max, ++depth);
+    else if (c === 93 || c === 125) depth = Math.max(0, depth - 1);
+    else if (c === 10) dashes = 0;
+    else if (c === 45 && (i + 1 >= text.length || text.charCodeAt(i + 1) === 32)) max = Math.max(max, depth + ++dashes);
+    else if (c === 35 && (i === 0 || text.charCodeAt(i - 1) === 32 || text.charCodeAt(i - 1) === 10)) {
+      const nl = text.indexOf('\n', i);
+      i = nl < 0 ? text.length : nl - 1;
+    }
+  }
+  return max;
+}
+
+/** Nesting depth of a parsed value, without recursion. */
+function valueNesting(v: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (d > MAX_NESTING || x === null || typeof x !== 'object') continue;
+    for (const c of Object.values(x as object)) stack.push([c, d + 1]);
+  }
+  return max;
+}
+
 function coerce(path: string, leaf: Leaf<unknown>, v: unknown, where: string): unknown {
   const bad = (why: string): never => {
     throw new ConfigError(where === path ? path : `${where} (${path})`, why);
   };
+  if (typeof v === 'string' ? leaf.type === 'objectList' && textNesting(v) > MAX_NESTING : valueNesting(v) > MAX_NESTING) {
+    return bad(`nests deeper than ${MAX_NESTING} levels`);
+  }
   switch (leaf.type) {
     case 'string':
       if (typeof v === 'string') return v;
@@ -157,6 +247,11 @@ function coerce(path: string, leaf: Leaf<unknown>, v: unknown, where: string): u
     case 'enum':
       if (typeof v === 'string' && leaf.values!.includes(v)) return v;
       return bad(`must be one of ${leaf.values!.join(', ')}, got ${JSON.stringify(v)}`);
+    case 'objectList':
+      // Secret references stay as written here; resolveSecrets reads them once everything is merged.
+      return validateObjectList(path, leaf.fields ?? {}, v, (ref) => ref, (at, why) => {
+        throw new ConfigError(where === path ? at : `${where} (${at})`, why);
+      });
     case 'stringList': {
       if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
       if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
@@ -182,6 +277,14 @@ export function describeConfig(config: ForeshockConfig): Record<string, unknown>
     let v: unknown = path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
     if (leaf.type === 'duration') v = formatDuration(v as number);
     if (leaf.secret && v) v = '***';
+    if (leaf.type === 'objectList' && leaf.fields) {
+      const secretFields = Object.entries(leaf.fields).filter(([, f]) => f.type === 'secret').map(([k]) => k);
+      v = (v as Record<string, unknown>[]).map((item) => {
+        const copy = { ...item };
+        for (const k of secretFields) if (copy[k]) copy[k] = '***';
+        return copy;
+      });
+    }
     flat[path] = v;
   }
   return flat;

@@ -1,7 +1,8 @@
 // Every configuration key of Foreshock, with its default and a line of documentation.
 // The YAML file mirrors this tree; each key is also settable as FORESHOCK_<PATH> (see envName).
 
-import { bool, duration, int, list, num, oneOf, str, type ConfigOf } from './spec.js';
+import { bool, duration, int, list, num, objects, oneOf, str, type ConfigOf } from './spec.js';
+import { PAGERDUTY_ROUTE_FIELDS, RUNBOOK_RULE_FIELDS, type PagerDutyRoute, type RunbookRule } from './intervention-schema.js';
 
 export const SCHEMA = {
   server: {
@@ -20,14 +21,46 @@ export const SCHEMA = {
     counterSuffixes: list(['_total', '_count', '_sum', '_bucket'], 'Metric name suffixes treated as counters (converted to per-second rates).'),
     defaultPrecision: oneOf(['ns', 'us', 'ms', 's'] as const, 'ns', 'Line protocol timestamp precision when the request names none.'),
   },
+  limits: {
+    samplesPerRequest: int(500_000, 'Samples in one write request (remote-write samples, line-protocol fields); more gets 413.', 1),
+    seriesPerRequest: int(100_000, 'Series in one write request (remote-write timeseries, line-protocol lines); more gets 413.', 1),
+    labelsPerSeries: int(64, 'Labels of one series, __name__ included; such a series is refused (400, the rest is accepted).', 1),
+    labelNameLength: int(1024, 'Characters of one label name; longer is refused like labelsPerSeries.', 1),
+    labelValueLength: int(4096, 'Characters of one label value (and of a metric name); longer is refused like labelsPerSeries.', 1),
+    heapHighWater: num(0.85, 'Fraction of the V8 heap limit above which write endpoints answer 503 with Retry-After (0: off).', 0, 1),
+    rssHighWaterBytes: int(0, 'Resident memory above which write endpoints answer 503 with Retry-After, bytes (0: off).', 0),
+    retryAfter: duration('5s', 'Retry-After sent with a 503 while memory is above a high-water mark.', 1000),
+  },
   bus: {
-    kind: oneOf(['memory'] as const, 'memory', 'Bus adapter: in-process log.'),
+    kind: oneOf(['memory', 'kafka'] as const, 'memory', 'Bus adapter: in-process log, or Kafka (see kafka.*; needed to run services as separate processes).'),
     partitions: int(8, 'Partitions of the samples topic (units of detector parallelism).', 1, 4096),
     retainMessages: int(100_000, 'Embedded bus: messages kept per partition after they are consumed.', 1000),
     topicRaw: str('foreshock-raw', 'Topic receivers publish accepted request bodies to.'),
     topicTelegraf: str('telegraf', "Topic Telegraf's Kafka output writes line protocol to."),
     topicSamples: str('foreshock-samples', 'Topic of normalised sample batches, keyed by host.'),
     topicEvents: str('foreshock-events', 'Topic of detector events.'),
+  },
+  kafka: {
+    brokers: list(['127.0.0.1:9092'], 'bus.kind=kafka: bootstrap brokers, host:port, comma-separated.'),
+    clientId: str('foreshock', 'bus.kind=kafka: client id the brokers see (logs, quotas).'),
+    groupIdPrefix: str('', 'bus.kind=kafka: prefix of every consumer group id (keeps deployments sharing a cluster apart).'),
+    ssl: bool(false, 'bus.kind=kafka: connect with TLS.'),
+    sslCaFile: str('', 'bus.kind=kafka: PEM file of the CA that signed the brokers\' certificates (empty: the system CAs).'),
+    sslRejectUnauthorized: bool(true, 'bus.kind=kafka: refuse brokers whose certificate does not verify.'),
+    saslMechanism: oneOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, 'none', 'bus.kind=kafka: SASL mechanism.'),
+    saslUsername: str('', 'bus.kind=kafka: SASL user name.'),
+    saslPassword: str('', 'bus.kind=kafka: SASL password (set it from the environment, FORESHOCK_KAFKA_SASL_PASSWORD).', { secret: true }),
+    saslPasswordFile: str('', 'bus.kind=kafka: file holding the SASL password (a mounted secret); used when kafka.saslPassword is empty.'),
+    connectionTimeout: duration('3s', 'bus.kind=kafka: timeout of one connection attempt.', 100),
+    requestTimeout: duration('30s', 'bus.kind=kafka: timeout of one request.', 100),
+    sessionTimeout: duration('30s', 'bus.kind=kafka: a consumer silent this long is dropped from its group and its partitions move.', 1000),
+    heartbeatInterval: duration('3s', 'bus.kind=kafka: consumer heartbeat interval (well below kafka.sessionTimeout).', 100),
+    rebalanceTimeout: duration('60s', 'bus.kind=kafka: time members get to rejoin (and flush state) during a rebalance.', 1000),
+    maxBytesPerPartition: int(1024 * 1024, 'bus.kind=kafka: most bytes fetched per partition per request (bounds one batch).', 1024),
+    maxWait: duration('100ms', 'bus.kind=kafka: how long the broker holds a fetch open waiting for data.', 0),
+    partitionsConsumedConcurrently: int(1, 'bus.kind=kafka: partitions whose batches one consumer handles at once.', 1, 64),
+    compression: oneOf(['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const, 'none', 'bus.kind=kafka: compression of what Foreshock produces (consumers read every codec).'),
+    replicationFactor: int(-1, 'bus.kind=kafka: replication factor of the topics Foreshock creates (-1: the broker default).', -1, 32),
   },
   detector: {
     window: int(64, 'Samples in the rolling z-score window.', 4, 1024),
@@ -39,29 +72,82 @@ export const SCHEMA = {
     updateEvery: duration('5m', 'Minimum interval between update events of an open anomaly.'),
     idleEvict: duration('1h', 'Series with no sample for this long (event time) are evicted and their slots reused.', 1000),
     forecastHorizon: duration('1h', 'Default horizon of GET /api/v1/forecast.', 1000),
+    sinkInterval: duration('15s', 'Event-time interval between the points (value, band, score) a series writes to the metric sink; 0s writes every sample.'),
+    rules: list([], 'Detector profile rules by metric name / label pattern, first match wins: `SELECTOR[;SELECTOR]:KEY=VALUE[;KEY=VALUE]`, e.g. `name=~node_cpu.*:kind=ratio;threshold=0.9` (see README, Detectors).'),
+    checkpoint: bool(true, 'Checkpoint the series state of each samples-topic partition to the StateStore, so a restart or a rebalance resumes warm.'),
+    checkpointInterval: duration('30s', "How often a partition's full snapshot is written; in between each batch appends its messages to a journal, replayed on restore (0: snapshot every batch)."),
+    checkpointBatches: int(0, 'Also snapshot a partition after this many batches (0: by time only).', 0),
+    checkpointChunkBytes: int(1024 * 1024, 'Largest StateStore value of a snapshot, bytes; a bigger snapshot is split into chunks.', 1024),
   },
   alertmanager: {
     url: list([], 'Alertmanager base URL(s), comma-separated; every alert goes to each (HA pair). Empty: no Alertmanager.'),
     resendInterval: duration('1m', 'Re-send interval of firing alerts.', 1000),
     timeout: duration('10s', 'Timeout of one delivery attempt.', 100),
+    resolvedResendFor: duration('15m', 'How long a resolved alert keeps being re-sent, so a restarted Alertmanager learns it ended.', 0),
+  },
+  alerts: {
+    groupBy: list([], 'Labels that fold the events of several series into one alert (e.g. cluster,service); empty: one alert per series.'),
+    minFiring: duration('0s', 'Shortest time an alert stays firing: an earlier resolve is held until then (no flapping; released by the resend loop).'),
+    resolveHold: duration('0s', 'A resolved alert waits this long before it resolves; a new anomaly meanwhile keeps it firing.'),
+  },
+  pagerduty: {
+    url: str('https://events.pagerduty.com/v2/enqueue', 'PagerDuty Events API v2 enqueue endpoint.'),
+    routes: objects<PagerDutyRoute>('PagerDuty routes, first match wins: [{name, routingKey (literal, env:NAME or file:PATH), match: {label: value}}]. Empty: no paging.', PAGERDUTY_ROUTE_FIELDS),
+    minSeverity: oneOf(['warning', 'critical'] as const, 'critical', 'Alerts of this severity or higher page (an escalated alert always does).'),
+    ratePerMinute: int(100, 'Events sent per routing key per minute (PagerDuty accepts about 120).', 1, 120),
+    timeout: duration('10s', 'Timeout of one PagerDuty request.', 100),
+  },
+  runbooks: {
+    rules: objects<RunbookRule>('Runbook rules: [{id, url, kinds, labels, minScore, forecast, body, secret, target, timeoutMs, attempts, cooldownMs, approval, verifyWindowMs}] (see README).', RUNBOOK_RULE_FIELDS),
+    allowList: list([], 'URL prefixes runbook webhooks may call; a rule URL outside them is refused at load.'),
+    dryRun: bool(false, 'Match and audit runbooks but call no webhook.'),
+    maxConcurrentPerCluster: int(2, 'Remediations running or being verified at once per cluster.', 1),
+    hourlyBudget: int(20, 'Remediations started per rolling hour, over all runbooks.', 0),
+    clusterLabel: str('cluster', 'Label naming the cluster of an event (concurrency limit).'),
+  },
+  audit: {
+    maxEntries: int(100_000, 'Audit log entries kept (oldest dropped first).', 100),
   },
   queue: {
-    kind: oneOf(['memory'] as const, 'memory', 'JobQueue adapter: in-process queue.'),
+    kind: oneOf(['memory', 'bullmq'] as const, 'memory', 'JobQueue adapter: in-process queue, or BullMQ on Redis (see redis.*).'),
     attempts: int(12, 'Attempts per job before it is dead-lettered.', 1),
     backoffBase: duration('1s', 'First retry delay; doubles per attempt, with full jitter.', 1),
     backoffMax: duration('1m', 'Longest retry delay.', 1),
     concurrency: int(4, 'Jobs processed at once.', 1, 1024),
   },
   state: {
-    kind: oneOf(['memory'] as const, 'memory', 'StateStore adapter: in-memory.'),
+    kind: oneOf(['memory', 'redis'] as const, 'memory', 'StateStore adapter: in-memory, or Redis (see redis.*).'),
     snapshotPath: str('', 'Embedded store: file the state is saved to and restored from (empty: none).'),
   },
+  redis: {
+    url: str('redis://127.0.0.1:6379', 'state.kind=redis / queue.kind=bullmq: redis://[user@]host:port[/db], or rediss:// for TLS.'),
+    password: str('', 'Redis password (set it from the environment, FORESHOCK_REDIS_PASSWORD); overrides one in redis.url.', { secret: true }),
+    keyPrefix: str('foreshock:', 'state.kind=redis: prefix of every StateStore key.'),
+    queuePrefix: str('foreshock-bull', 'queue.kind=bullmq: prefix of the BullMQ queue keys.'),
+  },
   sink: {
-    kind: oneOf(['none', 'memory'] as const, 'memory', 'MetricSink for scores, bands and forecasts: none, or an in-memory ring for the API.'),
+    kind: oneOf(['none', 'memory', 'influx'] as const, 'memory', 'MetricSink for scores, bands and forecasts: none, an in-memory ring for the API, or InfluxDB 2 (/api/v2/write).'),
     memoryPoints: int(200_000, 'Points kept by the in-memory sink.', 100),
+    url: str('http://localhost:8086', 'sink.kind=influx: InfluxDB base URL (anything that takes /api/v2/write, e.g. VictoriaMetrics).'),
+    org: str('foreshock', 'sink.kind=influx: organization (name or id).'),
+    bucket: str('foreshock', 'sink.kind=influx: bucket the points are written to.'),
+    token: str('', 'sink.kind=influx: API token (set it from the environment, FORESHOCK_SINK_TOKEN); empty: none.', { secret: true }),
+    tokenFile: str('', 'sink.kind=influx: file holding the API token (a mounted secret); used when sink.token is empty.'),
+    batchSize: int(5000, 'sink.kind=influx: lines per write request.', 1, 1_000_000),
+    flushInterval: duration('10s', 'sink.kind=influx: how often ended intervals are emitted and the batch is sent.', 100),
+    downsampleInterval: duration('1m', 'sink.kind=influx: one point per series and interval (score: max, others: last); 0s writes every point.', 0),
+    maxRetries: int(5, 'sink.kind=influx: retries of a failed batch (network errors, 429, 5xx).', 0, 100),
+    maxBufferLines: int(100_000, 'sink.kind=influx: lines kept for retry while InfluxDB is down; the oldest beyond it are dropped.', 1000),
   },
   api: {
     anomaliesKept: int(10_000, 'Recent anomaly events kept for GET /api/v1/anomalies.', 10),
+    publishInterval: duration('2s', 'How often detector workers publish series summaries, forecasts and their risk board to the StateStore for the API.', 100),
+    riskBoardSize: int(1000, 'Series each detector worker keeps on its risk board (those predicted to breach soonest).', 1, 100_000),
+    riskBoardStale: duration('1m', 'A risk board not refreshed for this long (its worker is gone) is ignored by the API.', 1000),
+  },
+  auth: {
+    readTokens: list([], 'SHA-256 hashes (hex) of bearer tokens allowed to read (API, page data); an entry file:PATH reads hashes from a file, one per line. Empty with writeTokens empty: open (warned at start).'),
+    writeTokens: list([], 'SHA-256 hashes (hex) of bearer tokens allowed to write (receivers, runbook approvals); an entry file:PATH reads hashes from a file, one per line.'),
   },
   dev: {
     exitOnStdinEnd: bool(false, 'Stop when standard input closes (for supervisors that pipe stdin).'),

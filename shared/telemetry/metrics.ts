@@ -20,10 +20,28 @@ export interface Telemetry {
   /** Detector wall time per scored sample, ns (averaged per batch). */
   readonly detectorNsPerSample: Gauge;
   readonly detectorBatchSeconds: Histogram;
+  /** Partition checkpoints written by the detector, by kind (snapshot, journal); bytes alike. */
+  readonly detectorCheckpoints: Counter<'kind'>;
+  readonly detectorCheckpointBytes: Counter<'kind'>;
+  readonly detectorCheckpointSeconds: Histogram<'kind'>;
+  /** Partitions taken over by a detector, by outcome (warm: restored, empty: no checkpoint, cold: unusable checkpoint). */
+  readonly detectorRestores: Counter<'outcome'>;
+  /** Messages a detector skipped because its restored state already covered them (replayed tail). */
+  readonly detectorMessagesSkipped: Counter;
   readonly queueDepth: Gauge<'state'>;
   readonly notifications: Counter<'target' | 'outcome'>;
   readonly errors: Counter<'code'>;
+  /** Metric sink (InfluxDB) lines by outcome: written, retried, dropped, late, invalid. */
+  readonly sinkLines: Counter<'outcome'>;
   readonly httpDuration: Histogram<'route' | 'method' | 'status'>;
+  /** Time of one detector view publish round (series records and risk board to the StateStore). */
+  readonly viewPublishSeconds: Histogram;
+  /** Series records written to the StateStore by view publishers. */
+  readonly viewSeriesWritten: Counter;
+  /** Requests refused by bearer-token auth, by reason (missing, invalid, forbidden). */
+  readonly authRejected: Counter<'reason'>;
+  /** Intervention job attempts by outcome: completed, failed (retried unless dead-lettered), dead_lettered. */
+  readonly queueAttempts: Counter<'outcome'>;
 }
 
 export function createTelemetry(options: { defaultMetrics?: boolean } = {}): Telemetry {
@@ -42,9 +60,19 @@ export function createTelemetry(options: { defaultMetrics?: boolean } = {}): Tel
     events: new Counter({ name: 'foreshock_events_total', help: 'Detector events, by kind.', labelNames: ['kind'], registers }),
     detectorNsPerSample: new Gauge({ name: 'foreshock_detector_ns_per_sample', help: 'Detector time per sample in the last batch, ns.', registers }),
     detectorBatchSeconds: new Histogram({ name: 'foreshock_detector_batch_seconds', help: 'Time to score one batch.', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),
+    detectorCheckpoints: new Counter({ name: 'foreshock_detector_checkpoints_total', help: 'Partition checkpoints written, by kind (snapshot, journal).', labelNames: ['kind'], registers }),
+    detectorCheckpointBytes: new Counter({ name: 'foreshock_detector_checkpoint_bytes_total', help: 'Bytes of partition checkpoints written, by kind.', labelNames: ['kind'], registers }),
+    detectorCheckpointSeconds: new Histogram({ name: 'foreshock_detector_checkpoint_seconds', help: 'Time to build and store one checkpoint, by kind.', labelNames: ['kind'], buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
+    detectorRestores: new Counter({ name: 'foreshock_detector_restores_total', help: 'Partitions taken over, by outcome (warm, empty, cold).', labelNames: ['outcome'], registers }),
+    detectorMessagesSkipped: new Counter({ name: 'foreshock_detector_messages_skipped_total', help: 'Messages skipped because restored state already covered them.', registers }),
     queueDepth: new Gauge({ name: 'foreshock_queue_jobs', help: 'Intervention jobs by state.', labelNames: ['state'], registers }),
     notifications: new Counter({ name: 'foreshock_notifications_total', help: 'Notification attempts by target and outcome.', labelNames: ['target', 'outcome'], registers }),
     errors: new Counter({ name: 'foreshock_errors_total', help: 'Errors handled, by code.', labelNames: ['code'], registers }),
+    sinkLines: new Counter({ name: 'foreshock_sink_lines_total', help: 'Metric sink lines by outcome (written, retried, dropped, late, invalid).', labelNames: ['outcome'], registers }),
     httpDuration: new Histogram({ name: 'foreshock_http_request_duration_seconds', help: 'HTTP request latency by route.', labelNames: ['route', 'method', 'status'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
+    viewPublishSeconds: new Histogram({ name: 'foreshock_view_publish_seconds', help: 'Time of one detector view publish round.', buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 30], registers }),
+    viewSeriesWritten: new Counter({ name: 'foreshock_view_series_written_total', help: 'Series records written to the StateStore for the API.', registers }),
+    authRejected: new Counter({ name: 'foreshock_auth_rejected_total', help: 'Requests refused by bearer-token auth, by reason.', labelNames: ['reason'], registers }),
+    queueAttempts: new Counter({ name: 'foreshock_queue_attempts_total', help: 'Job attempts by outcome (completed, failed, dead_lettered); retries = failed - dead_lettered.', labelNames: ['outcome'], registers }),
   };
 }
