@@ -132,7 +132,8 @@ export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'series
   return out;
 }
 
-function openRecord(event: AnomalyEvent, now: number): AlertRecord {
+/** A new firing alert for `event` (one series; grouped alerts extend it in alert-policy). */
+export function openRecord(event: AnomalyEvent, now: number): AlertRecord {
   const alertname = event.kind === 'forecast_breach' ? ALERTNAME_FORECAST : ALERTNAME_ANOMALY;
   return {
     id: alertIdOf(event),

@@ -2,7 +2,7 @@
 // cluster or service fold into one alert) and anti-flapping (minimum firing time, resolve hold).
 
 import type { AnomalyEvent } from '../../shared/model/index.js';
-import { applyEvent, alertIdOf, alertLabels, ALERTNAME_ANOMALY, type AlertRecord, type LifecycleResult } from './alert-lifecycle.js';
+import { applyEvent, alertIdOf, alertLabels, ALERTNAME_ANOMALY, openRecord, type AlertRecord, type LifecycleResult } from './alert-lifecycle.js';
 
 export interface AlertPolicy {
   /** Labels whose values name the group of an event (`host` is the event's host); empty: one alert per series. */
@@ -111,24 +111,10 @@ function groupLabels(id: string, event: AnomalyEvent, policy: AlertPolicy): Reco
 function openGroup(event: AnomalyEvent, now: number, policy: AlertPolicy, closed: Record<string, number>): AlertRecord {
   const id = alertIdFor(event, policy);
   return {
+    ...openRecord(event, now),
     id,
-    alertname: ALERTNAME_ANOMALY,
-    seriesKey: event.seriesKey,
     labels: groupLabels(id, event, policy),
     host: policy.groupBy.includes('host') ? event.host : '',
-    severity: event.severity,
-    status: 'firing',
-    startsAt: event.startedAt,
-    endsAt: null,
-    lastSentAt: null,
-    explanation: event.explanation,
-    openedBy: event.id,
-    lastEventId: event.id,
-    lastEventTs: event.ts,
-    lastEventAt: now,
-    resolvedAt: null,
-    retired: null,
-    firingSince: now,
     members: { [event.seriesKey]: event.startedAt },
     closed,
   };
