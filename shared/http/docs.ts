@@ -86,7 +86,7 @@ const lpDoc = (summary: string) => ({
 });
 
 /**
- * OpenAPI text for the write endpoints, whose handlers read raw bodies (no body schema to
+ * OpenAPI text for the write endpoints and the InfluxDB probes, whose handlers read raw bodies (no body schema to
  * document them from): what a sender needs, with an example payload.
  */
 export const WRITE_ROUTE_DOCS: Readonly<Record<string, Record<string, unknown>>> = {
@@ -100,4 +100,20 @@ export const WRITE_ROUTE_DOCS: Readonly<Record<string, Record<string, unknown>>>
   },
   '/api/v2/write': lpDoc('InfluxDB 2 line protocol write'),
   '/write': lpDoc('InfluxDB 1.x line protocol write'),
+  '/ping': {
+    tags: ['write'],
+    summary: 'InfluxDB ping (Telegraf and InfluxDB 1.x clients probe it before writing)',
+    response: { 204: { description: 'up; header X-Influxdb-Version', type: 'null' } },
+  },
+  '/health': {
+    tags: ['write'],
+    summary: 'InfluxDB 2 health (probed by the influxdb_v2 output)',
+    response: {
+      200: {
+        type: 'object',
+        properties: { name: { type: 'string' }, status: { type: 'string' }, message: { type: 'string' } },
+        example: { name: 'foreshock', status: 'pass', message: 'ready for writes' },
+      },
+    },
+  },
 };

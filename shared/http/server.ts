@@ -71,7 +71,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     hideUntagged: false,
     transform: ({ schema, url, route }) => {
       const s = (schema ?? {}) as Record<string, unknown>;
-      const writeDocs = route.method === 'POST' ? WRITE_ROUTE_DOCS[url] : undefined;
+      const writeDocs = WRITE_ROUTE_DOCS[url];
       if (writeDocs !== undefined && s.summary === undefined) return { schema: { ...writeDocs, ...s }, url };
       if (url === DOCS_HTML_ROUTE || url.startsWith(DOCS_HTML_ROUTE + '/') || url === '/' || url.startsWith('/assets/')) return { schema: { ...s, hide: true }, url };
       return { schema: s, url };
