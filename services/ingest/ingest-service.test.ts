@@ -4,7 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../shared/adapters/memory/index.js';
-import { RAW_FORMAT_LINE_PROTOCOL, encodeRawPayload } from '../../shared/codecs/index.js';
+import { partitionForKey } from '../../shared/adapters/memory/murmur2.js';
+import { RAW_FORMAT_LINE_PROTOCOL, decodeSampleBatch, encodeRawPayload } from '../../shared/codecs/index.js';
+import type { BusBatch } from '../../shared/ports/index.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { createTelemetry, silentLogger } from '../../shared/telemetry/index.js';
 import { IngestService } from './ingest-service.js';
@@ -42,6 +44,42 @@ describe('ingest limits', () => {
     await ingest.handleBatch({ topic: config.bus.topicRaw, partition: 0, messages: [message(raw)] });
     expect(await counter('foreshock_samples_received_total', 'ingest')).toBe(1);
     expect(await counter('foreshock_samples_dropped_total', 'labels_per_series')).toBe(0);
+    await bus.close();
+  });
+});
+
+describe('ingest publishing', () => {
+  it('sends one sample batch per partition, each host in the partition its key routes to', async () => {
+    const { config } = loadConfig({ env: {} });
+    const bus = new MemoryBus();
+    const PARTITIONS = 4;
+    await bus.ensureTopics([{ name: config.bus.topicSamples, partitions: PARTITIONS }]);
+    const ingest = new IngestService({ bus, config, telemetry: createTelemetry({ defaultMetrics: false }), logger: silentLogger() });
+    const hosts = Array.from({ length: 40 }, (_, i) => `host-${i}`);
+    const body = hosts.flatMap((h) => [`cpu,host=${h} user=1,sys=2 1000000000`, `mem,host=${h} used=3 1000000000`]).join('\n');
+    await ingest.handleBatch({ topic: config.bus.topicTelegraf, partition: 0, messages: [message(new TextEncoder().encode(body))] });
+
+    const batches: BusBatch[] = [];
+    const sub = await bus.subscribe({ groupId: 'ingest-test', topics: [config.bus.topicSamples], eachBatch: async (b) => void batches.push(b) });
+    const deadline = Date.now() + 5_000;
+    while (batches.reduce((n, b) => n + b.messages.length, 0) < PARTITIONS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await sub.close();
+
+    const seen = new Map<string, number>();
+    let messages = 0;
+    for (const b of batches) {
+      for (const m of b.messages) {
+        messages++;
+        for (const s of decodeSampleBatch(m.value).series) {
+          expect(b.partition).toBe(partitionForKey(s.host, PARTITIONS));
+          seen.set(s.host, (seen.get(s.host) ?? 0) + 1);
+        }
+      }
+    }
+    // 40 hosts over 4 partitions: every partition gets exactly one message holding all its hosts.
+    expect(messages).toBe(new Set(hosts.map((h) => partitionForKey(h, PARTITIONS))).size);
+    expect([...seen.keys()].sort()).toEqual([...hosts].sort());
+    for (const h of hosts) expect(seen.get(h)).toBe(3);
     await bus.close();
   });
 });

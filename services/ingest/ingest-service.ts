@@ -8,6 +8,7 @@ import {
   parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions, type LimitReason,
 } from '../../shared/codecs/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
+import type { SeriesSamples } from '../../shared/model/index.js';
 import type { Bus, BusBatch, OutgoingMessage, Subscription } from '../../shared/ports/index.js';
 import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
 import { Normaliser, type DropReason } from './normalise.js';
@@ -120,9 +121,22 @@ export class IngestService {
       this.reported[reason] = n.dropped[reason];
     }
     if (byHost.size === 0) return;
+    // One message per partition, not per host: all hosts the topic routes to one partition share
+    // a batch (a host's series still all land in its own partition, in order), which cuts the
+    // per-message cost of producing and consuming by the hosts-per-partition factor.
+    const topic = config.bus.topicSamples;
+    const hosts = [...byHost.keys()];
+    const partitions = await bus.keyPartitions(topic, hosts);
+    const byPartition = new Map<number, SeriesSamples[]>();
+    for (let i = 0; i < hosts.length; i++) {
+      const series = byHost.get(hosts[i])!;
+      const into = byPartition.get(partitions[i]);
+      if (into === undefined) byPartition.set(partitions[i], series);
+      else for (const s of series) into.push(s);
+    }
     const messages: OutgoingMessage[] = [];
-    for (const [host, series] of byHost) messages.push({ key: host, value: encodeSampleBatch({ series }) });
-    await bus.send(config.bus.topicSamples, messages);
+    for (const [partition, series] of byPartition) messages.push({ key: null, partition, value: encodeSampleBatch({ series }) });
+    await bus.send(topic, messages);
   }
 
   async close(): Promise<void> {

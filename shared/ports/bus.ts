@@ -10,6 +10,11 @@ export interface OutgoingMessage {
   /** Routing key; messages with the same key land in the same partition, in order. */
   key: string | null;
   value: Uint8Array;
+  /**
+   * Explicit partition (0-based, below the topic's partition count); overrides `key` routing.
+   * Lets a producer pack several keys that `keyPartitions` routes alike into one message.
+   */
+  partition?: number;
 }
 
 export interface BusMessage {
@@ -53,6 +58,11 @@ export interface Bus {
   ensureTopics(topics: TopicSpec[]): Promise<void>;
   /** Append messages; resolves when they are durable (acked). */
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  /**
+   * The partition `send` would route each key to now (same order as `keys`); creates the
+   * topic like `send` does when it does not exist.
+   */
+  keyPartitions(topic: string, keys: readonly string[]): Promise<number[]>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Messages appended but not yet committed by `groupId`, over all partitions of `topic`. */
   lag(topic: string, groupId: string): Promise<number>;

@@ -8,6 +8,7 @@ import type { Admin, Cluster, Consumer, EachBatchPayload, Kafka as KafkaClient, 
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ForeshockError, UnavailableError } from '../../errors/index.js';
 import type { Bus, BusBatch, BusMessage, OutgoingMessage, SubscribeOptions, Subscription, TopicSpec } from '../../ports/index.js';
+import { partitionForKey } from '../memory/murmur2.js';
 import { COMPRESSION, registerKafkaCodecs, type KafkaCompression } from './codecs.js';
 
 // kafkajs is CommonJS: Node's ESM loader exposes only its default export reliably.
@@ -393,6 +394,8 @@ export class KafkaBus implements Bus {
   private producer: Producer | null = null;
   private producerReady: Promise<Producer> | null = null;
   private admin: Promise<Admin> | null = null;
+  private static readonly METADATA_MAX_AGE_MS = 30_000;
+  private readonly partitionCounts = new Map<string, { count: number; at: number }>();
   private readonly subscriptions = new Set<KafkaSubscription>();
   private closed = false;
   private readonly compression: number;
@@ -476,7 +479,9 @@ export class KafkaBus implements Bus {
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       const v = m.value;
-      out[i] = { key: m.key, value: Buffer.from(v.buffer, v.byteOffset, v.byteLength) };
+      const p = m.partition;
+      if (p !== undefined && (!Number.isInteger(p) || p < 0)) throw new ForeshockError('FS_BUS_SEND', `${topic}: partition ${p} is not a partition number`);
+      out[i] = { key: m.key, value: Buffer.from(v.buffer, v.byteOffset, v.byteLength), partition: p };
     }
     try {
       await producer.send({ topic, messages: out, acks: -1, compression: this.compression });
@@ -484,6 +489,28 @@ export class KafkaBus implements Bus {
       throw new UnavailableError('FS_BUS_SEND', `kafka: could not append to ${topic}: ${(err as Error).message}`, 5);
     }
     this.stats.sent += messages.length;
+  }
+
+  /**
+   * Routes like kafkajs's DefaultPartitioner (murmur2 of the key over the partition count).
+   * The count is cached for `metadataMaxAgeMs` (a grown topic is seen after at most that long),
+   * and a missing topic is created as the broker's auto-creation would.
+   */
+  async keyPartitions(topic: string, keys: readonly string[]): Promise<number[]> {
+    this.assertOpen();
+    const now = Date.now();
+    let cached = this.partitionCounts.get(topic);
+    if (cached === undefined || now - cached.at > KafkaBus.METADATA_MAX_AGE_MS) {
+      const admin = await this.getAdmin();
+      if (!(await admin.listTopics()).includes(topic)) await this.ensureTopics([{ name: topic, partitions: 1 }]);
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const n = meta.topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+      if (n < 1) throw new UnavailableError('FS_BUS_METADATA', `kafka: no partitions known for ${topic}`, 5);
+      cached = { count: n, at: now };
+      this.partitionCounts.set(topic, cached);
+    }
+    const n = cached.count;
+    return keys.map((k) => partitionForKey(k, n));
   }
 
   /** Joins the group; resolves once this member has its first assignment and onAssign ran. */

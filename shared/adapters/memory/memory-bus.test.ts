@@ -305,3 +305,27 @@ describe('MemoryBus', () => {
     await expect(bus.send('t', [msg('a', '2')])).rejects.toMatchObject({ code: 'FS_BUS_CLOSED' });
   });
 });
+
+describe('explicit partitions', () => {
+  it('keyPartitions matches key routing, and an explicit partition overrides the key', async () => {
+    const bus = newBus();
+    await bus.ensureTopics([{ name: 'p', partitions: 5 }]);
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    expect(await bus.keyPartitions('p', keys)).toEqual(keys.map((k) => partitionForKey(k, 5)));
+    const target = (partitionForKey('k0', 5) + 1) % 5;
+    await bus.send('p', [{ ...msg('k0', 'pinned'), partition: target }, msg('k0', 'keyed')]);
+    const got: BusBatch[] = [];
+    await bus.subscribe({ groupId: 'g', topics: ['p'], eachBatch: async (b) => void got.push(b) });
+    await waitFor(() => got.reduce((n, b) => n + b.messages.length, 0) === 2);
+    const where = new Map(got.flatMap((b) => b.messages.map((m) => [dec.decode(m.value), b.partition] as const)));
+    expect(where.get('pinned')).toBe(target);
+    expect(where.get('keyed')).toBe(partitionForKey('k0', 5));
+  });
+
+  it('rejects a partition the topic does not have, appending nothing', async () => {
+    const bus = newBus();
+    await bus.ensureTopics([{ name: 'p', partitions: 2 }]);
+    await expect(bus.send('p', [msg('a', 'ok'), { ...msg('a', 'bad'), partition: 2 }])).rejects.toMatchObject({ code: 'FS_BUS_SEND' });
+    expect(await bus.lag('p', 'g')).toBe(0);
+  });
+});

@@ -364,9 +364,18 @@ export class MemoryBus implements Bus {
       const topic = this.topics.get(topicName) ?? this.createTopic(topicName, this.options.defaultPartitions);
       const n = topic.partitions.length;
       const now = this.options.clock();
+      // All or nothing: check explicit partitions before appending any message.
+      for (const m of messages) {
+        const p = m.partition;
+        if (p !== undefined && (!Number.isInteger(p) || p < 0 || p >= n)) {
+          throw new ForeshockError('FS_BUS_SEND', `${topicName}: partition ${p} is not one of its ${n} partitions`);
+        }
+      }
       for (const m of messages) {
         let p: number;
-        if (m.key === null) {
+        if (m.partition !== undefined) {
+          p = m.partition;
+        } else if (m.key === null) {
           p = topic.nextPartition;
           topic.nextPartition = (p + 1) % n;
         } else {
@@ -377,6 +386,17 @@ export class MemoryBus implements Bus {
       this.stats.appended += messages.length;
       for (const l of topic.listeners) l.wake();
       return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  keyPartitions(topicName: string, keys: readonly string[]): Promise<number[]> {
+    try {
+      this.assertOpen();
+      const topic = this.topics.get(topicName) ?? this.createTopic(topicName, this.options.defaultPartitions);
+      const n = topic.partitions.length;
+      return Promise.resolve(keys.map((k) => partitionForKey(k, n)));
     } catch (err) {
       return Promise.reject(err);
     }
