@@ -67,6 +67,8 @@ interface OwnedPartition {
 /** Events kept in the StateStore's recent-events log. */
 const EVENTS_LOG_MAX = 10_000;
 const EVICT_EVERY_MS = 60_000;
+/** At most one series-limit warning per this much wall time. */
+const LIMIT_WARN_EVERY_MS = 10_000;
 /** Consumer group of the detector workers (the Kafka adapter prepends kafka.groupIdPrefix). */
 export const DETECTOR_GROUP = 'foreshock-detector';
 const textEncoder = new TextEncoder();
@@ -86,7 +88,10 @@ export class DetectorService implements SeriesView {
   /** Event time of the last sample of the series `processSeries` ran last (an output, not per-sample state). */
   private seriesLastTs = -Infinity;
   private readonly out = new Float64Array(3);
-  private dropped = { duplicate: 0, out_of_order: 0 };
+  private dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0 };
+  /** Wall time of the last series-limit warning, and refusals since (the warning is rate-limited). */
+  private limitWarnAt = -Infinity;
+  private limitRefusedSince = 0;
   /** Publishes series, forecasts and the risk board to the StateStore for the API. */
   readonly publisher: ViewPublisher;
   /** Partitions owned, by partition number (one topic). */
@@ -428,6 +433,10 @@ export class DetectorService implements SeriesView {
     const { engine, table } = this;
     let slot = table.get(s.key);
     if (slot === undefined) {
+      if (this.overSeriesLimit(s)) {
+        this.seriesLastTs = -Infinity;
+        return 0;
+      }
       slot = engine.allocSlot(this.resolver.resolve(s.labels.__name__ ?? '', s.labels));
       table.bind(slot, s.key, s.labels, s.host, s.kind, partition);
     } else if (table.partitions[slot] !== partition) {
@@ -559,7 +568,35 @@ export class DetectorService implements SeriesView {
     const { telemetry } = this.deps;
     if (this.dropped.duplicate > 0) telemetry.samplesDropped.inc({ reason: 'duplicate' }, this.dropped.duplicate);
     if (this.dropped.out_of_order > 0) telemetry.samplesDropped.inc({ reason: 'out_of_order' }, this.dropped.out_of_order);
-    this.dropped = { duplicate: 0, out_of_order: 0 };
+    if (this.dropped.series_limit_host > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_host' }, this.dropped.series_limit_host);
+    if (this.dropped.series_limit_total > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_total' }, this.dropped.series_limit_total);
+    this.dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0 };
+  }
+
+  /**
+   * Cardinality limits, checked once per new series (never per sample): a series over
+   * limits.seriesTotal or its host over limits.seriesPerHost is refused, its samples counted
+   * as dropped, and a warning naming the host is logged at most every LIMIT_WARN_EVERY_MS.
+   */
+  private overSeriesLimit(s: SeriesSamples): boolean {
+    const { seriesPerHost, seriesTotal } = this.deps.config.limits;
+    let reason: 'series_limit_total' | 'series_limit_host';
+    if (seriesTotal > 0 && this.table.size >= seriesTotal) reason = 'series_limit_total';
+    else if (seriesPerHost > 0 && this.table.hostCount(s.host) >= seriesPerHost) reason = 'series_limit_host';
+    else return false;
+    this.dropped[reason] += s.values.length;
+    this.limitRefusedSince++;
+    const now = this.clock();
+    if (now - this.limitWarnAt >= LIMIT_WARN_EVERY_MS) {
+      this.limitWarnAt = now;
+      const limit = reason === 'series_limit_total' ? `limits.seriesTotal (${seriesTotal})` : `limits.seriesPerHost (${seriesPerHost})`;
+      this.deps.logger.warn(
+        { host: s.host, series: s.key, reason, hostSeries: this.table.hostCount(s.host), totalSeries: this.table.size, refusedSinceLastWarning: this.limitRefusedSince },
+        `new series of host ${s.host} refused: ${limit} reached`,
+      );
+      this.limitRefusedSince = 0;
+    }
+    return true;
   }
 
   /**

@@ -8,6 +8,8 @@ const GROW = 65_536;
 
 export class SeriesTable {
   private readonly slotOf = new Map<string, number>();
+  /** Series held per host, kept as series are bound and released (cardinality limits). */
+  private readonly perHost = new Map<string, number>();
   keys: (string | undefined)[] = [];
   labels: (Labels | undefined)[] = [];
   hosts: string[] = [];
@@ -33,10 +35,17 @@ export class SeriesTable {
     return this.slotOf.get(key);
   }
 
+  /** Series held for `host`. */
+  hostCount(host: string): number {
+    return this.perHost.get(host) ?? 0;
+  }
+
   /** Bind `slot` (fresh from the engine) to a series. */
   bind(slot: number, key: string, labels: Labels, host: string, kind: MetricKind, partition = -1): void {
     this.ensure(slot + 1);
+    if (this.keys[slot] !== undefined) this.release(slot);
     this.slotOf.set(key, slot);
+    this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
     this.keys[slot] = key;
     this.labels[slot] = labels;
     this.hosts[slot] = host;
@@ -51,7 +60,13 @@ export class SeriesTable {
 
   release(slot: number): void {
     const key = this.keys[slot];
-    if (key !== undefined) this.slotOf.delete(key);
+    if (key !== undefined) {
+      this.slotOf.delete(key);
+      const host = this.hosts[slot];
+      const n = (this.perHost.get(host) ?? 0) - 1;
+      if (n > 0) this.perHost.set(host, n);
+      else this.perHost.delete(host);
+    }
     this.keys[slot] = undefined;
     this.labels[slot] = undefined;
     this.hosts[slot] = '';

@@ -27,6 +27,8 @@ export const SCHEMA = {
     labelsPerSeries: int(64, 'Labels of one series, __name__ included; such a series is refused (400, the rest is accepted).', 1),
     labelNameLength: int(1024, 'Characters of one label name; longer is refused like labelsPerSeries.', 1),
     labelValueLength: int(4096, 'Characters of one label value (and of a metric name); longer is refused like labelsPerSeries.', 1),
+    seriesPerHost: int(10_000, 'Series one host may have in a detector worker; a new series over it is refused and counted (samples_dropped reason series_limit_host), existing ones keep working (0: no limit).', 0),
+    seriesTotal: int(2_000_000, 'Series one detector worker holds; a new series over it is refused and counted (reason series_limit_total); idle eviction frees room (0: no limit).', 0),
     heapHighWater: num(0.85, 'Fraction of the V8 heap limit above which write endpoints answer 503 with Retry-After (0: off).', 0, 1),
     rssHighWaterBytes: int(0, 'Resident memory above which write endpoints answer 503 with Retry-After, bytes (0: off).', 0),
     retryAfter: duration('5s', 'Retry-After sent with a 503 while memory is above a high-water mark.', 1000),
