@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryJobQueue, MemoryStateStore } from '../../shared/adapters/memory/index.js';
 import { ALERTS_KEY, seriesKey, sortedLabels, type AnomalyEvent, type EventKind } from '../../shared/model/index.js';
 import { AlertmanagerClient, AlertmanagerError, type PostableAlert } from './alertmanager-client.js';
 import { InterventionService, type InterventionLogger, type InterventionOptions } from './intervention-service.js';
+import { LocalHttpServer, readBody } from '../../test/support/local-http.js';
 
 // A pino logger is what the composition root passes; this fails to compile if it stops fitting.
 const pinoFits: InterventionLogger = pino({ level: 'silent' });
@@ -54,7 +54,7 @@ class AlertmanagerStub {
   failStatus = 500;
   /** Never answer (to exercise timeouts). */
   hang = false;
-  private server: Server | null = null;
+  private readonly http = new LocalHttpServer((req, res) => void this.handle(req, res));
   port = 0;
 
   get url(): string {
@@ -66,35 +66,25 @@ class AlertmanagerStub {
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await this.http.start(port);
     return this;
   }
 
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s === null) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+  stop(): Promise<void> {
+    return this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requests++;
     if (this.hang) return;
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
+    const raw = await readBody(req);
     if (req.method !== 'POST' || req.url !== '/api/v2/alerts') return void res.writeHead(404).end('not found');
     if (this.failNext > 0) {
       this.failNext--;
       return void res.writeHead(this.failStatus, { 'content-type': 'application/json' }).end('"failing on purpose"');
     }
     if (!String(req.headers['content-type']).startsWith('application/json')) return void res.writeHead(415).end();
-    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const body: unknown = JSON.parse(raw.toString('utf8'));
     const problems = schemaProblems(body);
     if (problems.length > 0) return void res.writeHead(400).end(JSON.stringify(problems.join('; ')));
     this.posts.push(body as PostableAlert[]);

@@ -2,8 +2,8 @@
 // against the documented schema (developer.pagerduty.com, "Send an Alert Event"), answers as
 // PagerDuty does (202 / 400 with errors), and can answer scripted statuses or hold a request.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LocalHttpServer, readBody } from '../../support/local-http.js';
 
 const TOP_FIELDS = new Set(['routing_key', 'event_action', 'dedup_key', 'payload', 'images', 'links', 'client', 'client_url']);
 const PAYLOAD_FIELDS = new Set(['summary', 'source', 'severity', 'timestamp', 'component', 'group', 'class', 'custom_details']);
@@ -80,7 +80,7 @@ export class PagerDutyReceiver {
   script: number[] = [];
   /** When set, the next matching request is held (never answered) and this is called. */
   holdNext: ((e: ReceivedEvent) => void) | null = null;
-  private server: Server | null = null;
+  private readonly http = new LocalHttpServer((req, res) => void this.handle(req, res));
   port = 0;
 
   get url(): string {
@@ -93,27 +93,16 @@ export class PagerDutyReceiver {
   }
 
   async start(port = 0): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, '127.0.0.1', () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = await this.http.start(port);
     return this;
   }
 
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s === null) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+  stop(): Promise<void> {
+    return this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const raw = (await readBody(req)).toString('utf8');
     if (req.method !== 'POST' || req.url !== '/v2/enqueue') return void res.writeHead(404).end();
     const problems = String(req.headers['content-type']).startsWith('application/json') ? pagerDutyProblems(raw) : ['content-type must be application/json'];
     if (problems.length > 0) {

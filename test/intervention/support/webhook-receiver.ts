@@ -2,8 +2,8 @@
 // timestamp like a real receiver would, holds each call a while, and records concurrency.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LocalHttpServer, readBody } from '../../support/local-http.js';
 
 /** Verifies `sha256=<hex>` over `<timestamp>.<body>` and that the timestamp is within `toleranceS`. */
 export function verifySignature(secret: string, header: string | undefined, timestamp: string | undefined, body: string, nowS: number, toleranceS = 300): boolean {
@@ -31,7 +31,7 @@ export class WebhookReceiver {
   private inFlight = new Map<string, number>();
   /** Highest number of calls in flight at once, per value of body[groupField]. */
   readonly maxInFlight = new Map<string, number>();
-  private server: Server | null = null;
+  private readonly http = new LocalHttpServer((req, res) => void this.handle(req, res));
   port = 0;
 
   constructor(
@@ -48,24 +48,16 @@ export class WebhookReceiver {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.port = (this.server!.address() as AddressInfo).port;
+    this.port = await this.http.start();
     return this;
   }
 
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s === null) return;
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+  stop(): Promise<void> {
+    return this.http.stop();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const raw = (await readBody(req)).toString('utf8');
     const valid = verifySignature(
       this.secret,
       req.headers['x-foreshock-signature'] as string | undefined,
