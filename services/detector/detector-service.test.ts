@@ -3,19 +3,16 @@
 // the series of a partition from one worker to the next.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBus, MemoryStateStore, NullMetricSink } from '../../shared/adapters/memory/index.js';
+import { MemoryBus, MemoryStateStore } from '../../shared/adapters/memory/index.js';
 import { loadConfig, type ForeshockConfig } from '../../shared/config/index.js';
 import { encodeSampleBatch } from '../../shared/codecs/index.js';
 import { KIND_GAUGE, seriesKey, sortedLabels, type AnomalyEvent, type SeriesSummary } from '../../shared/model/index.js';
 import type { OutgoingMessage, StateStore } from '../../shared/ports/index.js';
-import { createTelemetry, silentLogger, type Telemetry } from '../../shared/telemetry/index.js';
+import { collectEvents, newBus as harnessBus, PARTITIONS, startDetector, type RunningDetector } from '../../test/support/detector-harness.js';
 import { buildWorkload } from '../../test/support/detector-workload.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import { DetectorService } from './detector-service.js';
 
-const PARTITIONS = 4;
-/** Every message gets the same append time, so a second bus replays "the same" log. */
-const BUS_CLOCK = () => 1_750_000_000_000;
 const WORKLOAD = buildWorkload({ hosts: 12, steps: 420, stepsPerMessage: 3 });
 
 function config(over: Partial<ForeshockConfig['detector']> = {}): ForeshockConfig {
@@ -27,43 +24,17 @@ function config(over: Partial<ForeshockConfig['detector']> = {}): ForeshockConfi
   };
 }
 
-interface Running {
-  svc: DetectorService;
-  telemetry: Telemetry;
-}
-
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-function newBus(): MemoryBus {
-  const bus = new MemoryBus({ maxBatchSize: 7, clock: BUS_CLOCK, defaultPartitions: PARTITIONS });
-  closers.push(() => bus.close());
-  return bus;
-}
+const newBus = (): MemoryBus => harnessBus(closers);
+const detector = (bus: MemoryBus, store: StateStore, cfg = config(), clock = Date.now): Promise<RunningDetector> =>
+  startDetector(closers, bus, store, cfg, { clock });
 
-async function detector(bus: MemoryBus, store: StateStore, cfg = config(), clock = Date.now): Promise<Running> {
-  const telemetry = createTelemetry({ defaultMetrics: false });
-  const svc = new DetectorService({ bus, store, sink: new NullMetricSink(), config: cfg, telemetry, logger: silentLogger(), clock });
-  await svc.start();
-  closers.push(() => svc.close());
-  return { svc, telemetry };
-}
 
-/** Every event published on the bus's events topic, in order. */
-async function collectEvents(bus: MemoryBus): Promise<AnomalyEvent[]> {
-  const events: AnomalyEvent[] = [];
-  const dec = new TextDecoder();
-  await bus.subscribe({
-    groupId: 'collector',
-    topics: ['events'],
-    eachBatch: async (b) => {
-      for (const m of b.messages) events.push(JSON.parse(dec.decode(m.value)) as AnomalyEvent);
-    },
-  });
-  return events;
-}
+
 
 async function drain(bus: MemoryBus, group: string): Promise<void> {
   const deadline = Date.now() + 20_000;

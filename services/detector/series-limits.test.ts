@@ -4,18 +4,17 @@
 
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBus, MemoryStateStore, NullMetricSink } from '../../shared/adapters/memory/index.js';
+import { MemoryBus, MemoryStateStore } from '../../shared/adapters/memory/index.js';
 import { encodeSampleBatch } from '../../shared/codecs/index.js';
 import { loadConfig, type ForeshockConfig } from '../../shared/config/index.js';
 import { KIND_GAUGE, seriesKey, sortedLabels, type AnomalyEvent, type SeriesSamples, type SeriesSummary } from '../../shared/model/index.js';
 import type { BusBatch, OutgoingMessage, StateStore } from '../../shared/ports/index.js';
-import { createTelemetry, silentLogger, type Logger, type Telemetry } from '../../shared/telemetry/index.js';
+import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
+import { collectEvents, newBus as harnessBus, PARTITIONS, startDetector, type RunningDetector } from '../../test/support/detector-harness.js';
 import { buildWorkload } from '../../test/support/detector-workload.js';
 import { DetectorService } from './detector-service.js';
 import { SeriesTable } from './series-table.js';
 
-const PARTITIONS = 4;
-const BUS_CLOCK = () => 1_750_000_000_000;
 const WORKLOAD = buildWorkload({ hosts: 12, steps: 420, stepsPerMessage: 3 });
 const T0 = Date.UTC(2025, 0, 1);
 
@@ -34,32 +33,12 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-function newBus(): MemoryBus {
-  const bus = new MemoryBus({ maxBatchSize: 7, clock: BUS_CLOCK, defaultPartitions: PARTITIONS });
-  closers.push(() => bus.close());
-  return bus;
-}
+const newBus = (): MemoryBus => harnessBus(closers);
+const detector = (bus: MemoryBus, store: StateStore, cfg: ForeshockConfig, logger?: Logger): Promise<RunningDetector> =>
+  startDetector(closers, bus, store, cfg, { logger });
 
-async function detector(bus: MemoryBus, store: StateStore, cfg: ForeshockConfig, logger: Logger = silentLogger()): Promise<{ svc: DetectorService; telemetry: Telemetry }> {
-  const telemetry = createTelemetry({ defaultMetrics: false });
-  const svc = new DetectorService({ bus, store, sink: new NullMetricSink(), config: cfg, telemetry, logger });
-  await svc.start();
-  closers.push(() => svc.close());
-  return { svc, telemetry };
-}
 
-async function collectEvents(bus: MemoryBus): Promise<AnomalyEvent[]> {
-  const events: AnomalyEvent[] = [];
-  const dec = new TextDecoder();
-  await bus.subscribe({
-    groupId: 'collector',
-    topics: ['events'],
-    eachBatch: async (b) => {
-      for (const m of b.messages) events.push(JSON.parse(dec.decode(m.value)) as AnomalyEvent);
-    },
-  });
-  return events;
-}
+
 
 async function drain(bus: MemoryBus): Promise<void> {
   const deadline = Date.now() + 20_000;
