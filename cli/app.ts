@@ -11,7 +11,7 @@ import { KafkaBus, type KafkaBusOptions } from '../shared/adapters/kafka/index.j
 import { RedisStateStore } from '../shared/adapters/redis/index.js';
 import { BullMqJobQueue } from '../shared/adapters/bullmq/index.js';
 import type { Bus, JobQueue, MetricSink, StateStore } from '../shared/ports/index.js';
-import { createTelemetry, type Logger, type Telemetry } from '../shared/telemetry/index.js';
+import { createTelemetry, MemoryGuard, type Logger, type Telemetry } from '../shared/telemetry/index.js';
 import { apiRoutes, auditRoutes, pageRoutes, recentValuesFrom, runbookRoutes } from '../services/api/index.js';
 import { DetectorService, forecastFromModel } from '../services/detector/index.js';
 import { IngestService } from '../services/ingest/index.js';
@@ -36,8 +36,22 @@ interface Adapters {
   sink: MetricSink;
 }
 
-function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): Adapters {
-  const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry)) : new MemoryBus({ retainMessages: config.bus.retainMessages });
+/**
+ * The process's one memory guard (limits.*): receivers answer 503 while it is engaged, Kafka
+ * consumers pause. Engaging and letting go are logged and shown as foreshock_memory_pressure.
+ */
+function createMemoryGuard(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): MemoryGuard {
+  const l = config.limits;
+  const log = logger.child({ component: 'memory-guard' });
+  return new MemoryGuard({ heapHighWater: l.heapHighWater, rssHighWaterBytes: l.rssHighWaterBytes, hysteresis: l.highWaterHysteresis }, 100, undefined, undefined, (over) => {
+    telemetry.memoryPressure.set(over === null ? 0 : 1);
+    if (over === null) log.info('memory back below the high-water marks; accepting writes and consuming again');
+    else log.warn({ reason: over }, 'memory above a high-water mark; shedding writes with 503 and pausing Kafka consumption');
+  });
+}
+
+function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Telemetry, guard: MemoryGuard): Adapters {
+  const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry, guard)) : new MemoryBus({ retainMessages: config.bus.retainMessages });
   const redis = { url: config.redis.url, password: config.redis.password || undefined };
   const queueOptions = { attempts: config.queue.attempts, backoffBaseMs: config.queue.backoffBase, backoffMaxMs: config.queue.backoffMax };
   const queue = config.queue.kind === 'bullmq'
@@ -58,7 +72,7 @@ function readSecretFile(key: string, path: string): string {
   }
 }
 
-function kafkaBusOptions(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): KafkaBusOptions {
+function kafkaBusOptions(config: ForeshockConfig, logger: Logger, telemetry: Telemetry, guard: MemoryGuard): KafkaBusOptions {
   const k = config.kafka;
   const log = logger.child({ component: 'kafka' });
   let ssl: KafkaBusOptions['ssl'] = false;
@@ -88,6 +102,13 @@ function kafkaBusOptions(config: ForeshockConfig, logger: Logger, telemetry: Tel
     compression: k.compression,
     replicationFactor: k.replicationFactor,
     log: (level, message, extra) => log[level](extra, message),
+    backPressure: config.limits.pauseConsumption && !guard.off
+      ? () => {
+          const over = guard.pressure();
+          if (over !== null) telemetry.batchesHeldBack.inc();
+          return over;
+        }
+      : undefined,
     onError: (err, where, groupId) => {
       const code = err instanceof ForeshockError ? err.code : where === 'commit' ? 'FS_BUS_COMMIT' : 'FS_BUS_HANDLER';
       telemetry.errors.inc({ code });
@@ -129,7 +150,8 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     throw new ConfigError('bus.kind', `"foreshock ${service}" runs one service alone, which needs a shared bus; with bus.kind=memory use "foreshock start"`);
   }
   const telemetry = createTelemetry();
-  const adapters = createAdapters(config, logger, telemetry);
+  const memoryGuard = createMemoryGuard(config, logger, telemetry);
+  const adapters = createAdapters(config, logger, telemetry, memoryGuard);
   // One process runs every service (`start`) or just one of them (`foreshock <service>`).
   const runs = (s: Exclude<ServiceName, 'all'>) => service === 'all' || service === s;
   const { bus, queue, store, sink } = adapters;
@@ -178,7 +200,7 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     auth: { readHashes: resolveTokenHashes('auth.readTokens', config.auth.readTokens), writeHashes: resolveTokenHashes('auth.writeTokens', config.auth.writeTokens) },
   });
   // Receivers and the API serve their routes; pure workers only /healthz, /readyz and /metrics.
-  if (runs('receiver')) await app.register(async (scope) => receiverRoutes(scope, { bus, config, telemetry }));
+  if (runs('receiver')) await app.register(async (scope) => receiverRoutes(scope, { bus, config, telemetry, memoryGuard }));
   if (runs('api')) {
     // Recent values come back from the embedded sink only where the detector writes it (this process).
     const recent = sink instanceof MemoryMetricSink && runs('detect') ? recentValuesFrom((m, t, from, to) => sink.query(m, t, from, to)) : undefined;

@@ -13,8 +13,7 @@ import {
 } from '../../shared/codecs/index.js';
 import { BadRequestError, ForeshockError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError } from '../../shared/errors/index.js';
 import type { Bus } from '../../shared/ports/index.js';
-import type { Telemetry } from '../../shared/telemetry/index.js';
-import { MemoryGuard } from './memory-guard.js';
+import type { MemoryGuard, Telemetry } from '../../shared/telemetry/index.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -22,6 +21,8 @@ export interface ReceiverDeps {
   bus: Bus;
   config: ForeshockConfig;
   telemetry: Telemetry;
+  /** The process's memory guard: write requests get 503 + Retry-After while it is engaged. */
+  memoryGuard: MemoryGuard;
 }
 
 const V1_PRECISION: Record<string, RawPrecision> = { n: 'ns', ns: 'ns', u: 'us', us: 'us', 'µ': 'us', ms: 'ms', s: 's' };
@@ -34,7 +35,7 @@ function limitCode(reason: LimitReason): string {
 }
 
 export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): Promise<void> {
-  const { bus, config, telemetry } = deps;
+  const { bus, config, telemetry, memoryGuard: guard } = deps;
 
   // Bodies arrive compressed or as text; every route here wants the raw bytes. Register this
   // plugin in its own encapsulated scope: it replaces the parsers of that scope only.
@@ -43,12 +44,11 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
 
   const limits = config.limits;
   const rwLimits = { maxSeries: limits.seriesPerRequest, maxSamples: limits.samplesPerRequest, maxLabelsPerSeries: limits.labelsPerSeries };
-  // Checked before the body is read: a write refused for memory should cost as little as possible.
-  const guard = new MemoryGuard({ heapHighWater: limits.heapHighWater, rssHighWaterBytes: limits.rssHighWaterBytes });
   const retryAfterS = Math.max(1, Math.round(limits.retryAfter / 1000));
   app.addHook('onRequest', async (req, reply) => {
     const route = req.routeOptions.url;
     if (req.method !== 'POST' || route === undefined || !WRITE_ROUTES.has(route)) return;
+    // Checked before the body is read: a write refused for memory should cost as little as possible.
     const over = guard.pressure();
     if (over === null) return;
     // Answered here rather than thrown: shedding load is expected, not an error worth a log line each.

@@ -32,6 +32,8 @@ export const SCHEMA = {
     heapHighWater: num(0.85, 'Fraction of the V8 heap limit above which write endpoints answer 503 with Retry-After (0: off).', 0, 1),
     rssHighWaterBytes: int(0, 'Resident memory above which write endpoints answer 503 with Retry-After, bytes (0: off).', 0),
     retryAfter: duration('5s', 'Retry-After sent with a 503 while memory is above a high-water mark.', 1000),
+    highWaterHysteresis: num(0.1, 'Once over a memory high-water mark, shedding (503s, paused Kafka consumption) lasts until usage is below mark × (1 − this).', 0, 0.9),
+    pauseConsumption: bool(true, 'bus.kind=kafka: pause fetching from Kafka while memory is above a high-water mark (the data waits in Kafka).'),
   },
   bus: {
     kind: oneOf(['memory', 'kafka'] as const, 'memory', 'Bus adapter: in-process log, or Kafka (see kafka.*; needed to run services as separate processes).'),

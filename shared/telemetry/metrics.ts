@@ -30,6 +30,10 @@ export interface Telemetry {
   readonly detectorMessagesSkipped: Counter;
   readonly queueDepth: Gauge<'state'>;
   readonly notifications: Counter<'target' | 'outcome'>;
+  /** 1 while the process is above a memory high-water mark (limits.*). */
+  readonly memoryPressure: Gauge;
+  /** Kafka batches held back (partition paused) under memory pressure. */
+  readonly batchesHeldBack: Counter;
   readonly errors: Counter<'code'>;
   /** Metric sink (InfluxDB) lines by outcome: written, retried, dropped, late, invalid. */
   readonly sinkLines: Counter<'outcome'>;
@@ -67,6 +71,8 @@ export function createTelemetry(options: { defaultMetrics?: boolean } = {}): Tel
     detectorMessagesSkipped: new Counter({ name: 'foreshock_detector_messages_skipped_total', help: 'Messages skipped because restored state already covered them.', registers }),
     queueDepth: new Gauge({ name: 'foreshock_queue_jobs', help: 'Intervention jobs by state.', labelNames: ['state'], registers }),
     notifications: new Counter({ name: 'foreshock_notifications_total', help: 'Notification attempts by target and outcome.', labelNames: ['target', 'outcome'], registers }),
+    memoryPressure: new Gauge({ name: 'foreshock_memory_pressure', help: '1 while the process is above a memory high-water mark (writes shed with 503, Kafka consumption paused).', registers }),
+    batchesHeldBack: new Counter({ name: 'foreshock_bus_batches_held_back_total', help: 'Kafka batches held back (partition paused, fetched again later) under memory pressure.', registers }),
     errors: new Counter({ name: 'foreshock_errors_total', help: 'Errors handled, by code.', labelNames: ['code'], registers }),
     sinkLines: new Counter({ name: 'foreshock_sink_lines_total', help: 'Metric sink lines by outcome (written, retried, dropped, late, invalid).', labelNames: ['outcome'], registers }),
     httpDuration: new Histogram({ name: 'foreshock_http_request_duration_seconds', help: 'HTTP request latency by route.', labelNames: ['route', 'method', 'status'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),

@@ -82,6 +82,27 @@ describe.skipIf(!broker)('KafkaBus on a real broker', () => {
     });
   }
 
+  it('holds batches back while backPressure answers, leaves them in Kafka, and delivers each once after', async () => {
+    let over: string | null = 'heap above the mark';
+    const bus = new KafkaBus({ ...testBusOptions(brokers), backPressure: () => over, backPressureDelayMs: 50 });
+    made.push(bus);
+    const topic = `${prefix}held`;
+    const group = `${topic}-g`;
+    await bus.ensureTopics([{ name: topic, partitions: 2 }]);
+    const sent = Array.from({ length: 60 }, (_, i) => `m${i}`);
+    const got: string[] = [];
+    const sub = await bus.subscribe({ groupId: group, topics: [topic], eachBatch: async (b) => void got.push(...b.messages.map((m) => Buffer.from(m.value).toString())) });
+    await bus.send(topic, sent.map((v, i) => ({ key: `k${i % 5}`, value: Buffer.from(v) })));
+    // Fetched and held back, again and again: nothing reaches the handler or is committed.
+    await waitFor(async () => (bus.stats.heldBack >= 6 ? true : null), 30_000);
+    expect(got).toEqual([]);
+    expect(await bus.lag(topic, group)).toBe(sent.length);
+    over = null;
+    await waitFor(async () => (got.length >= sent.length && (await bus.lag(topic, group)) === 0 ? true : null), 30_000);
+    await sub.close();
+    expect(got.sort()).toEqual([...sent].sort());
+  });
+
   it('refuses bad options with FS_BUS_OPTIONS', () => {
     expect(() => new KafkaBus({ brokers: [] })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));
     expect(() => new KafkaBus({ brokers: ['nohost'] })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));

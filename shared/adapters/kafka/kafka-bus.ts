@@ -62,6 +62,15 @@ export interface KafkaBusOptions {
   maxRetryBackoffMs?: number;
   /** Where kafkajs's own log lines go. Default: dropped. */
   log?: (level: 'error' | 'warn' | 'info' | 'debug', message: string, extra: Record<string, unknown>) => void;
+  /**
+   * Asked before each batch is handed to a handler: a non-null answer (the reason) holds the
+   * batch back — its partition is paused, rewound to the batch's first offset and resumed after
+   * backPressureDelayMs — so a process over its memory mark stops fetching and the data waits
+   * in Kafka. Default: never.
+   */
+  backPressure?: () => string | null;
+  /** How long a partition held back by backPressure stays paused, ms. Default 500. */
+  backPressureDelayMs?: number;
   /** Told of every error a handler threw (already counted in stats). Default: nothing. */
   onError?: (err: unknown, where: 'eachBatch' | 'onAssign' | 'onRevoke' | 'commit', groupId: string) => void;
 }
@@ -82,6 +91,7 @@ export const KAFKA_BUS_DEFAULTS = Object.freeze({
   replicationFactor: -1,
   retryBackoffMs: 100,
   maxRetryBackoffMs: 5_000,
+  backPressureDelayMs: 500,
 });
 
 /** Counters of the Kafka bus, for /metrics. */
@@ -96,6 +106,8 @@ export interface KafkaBusStats {
   commitErrors: number;
   /** Group joins seen (first join and every rebalance). */
   rebalances: number;
+  /** Batches held back by backPressure (fetched again after the pause). */
+  heldBack: number;
 }
 
 interface TopicPartition {
@@ -281,6 +293,12 @@ class KafkaSubscription implements Subscription {
 
   private async deliver(payload: EachBatchPayload, key: string): Promise<void> {
     const { batch } = payload;
+    const held = this.bus.options.backPressure?.() ?? null;
+    if (held !== null) {
+      this.bus.stats.heldBack++;
+      this.pauseAndRewind(payload, this.bus.options.backPressureDelayMs);
+      return;
+    }
     const src = batch.messages;
     const messages: BusMessage[] = new Array(src.length);
     for (let i = 0; i < src.length; i++) {
@@ -344,16 +362,20 @@ class KafkaSubscription implements Subscription {
 
   /** Rewind the partition to the batch's first offset and pause it for the backoff. */
   private redeliverLater(payload: EachBatchPayload, key: string): void {
-    const { batch } = payload;
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
+    this.pauseAndRewind(payload, this.bus.backoff(n));
+  }
+
+  private pauseAndRewind(payload: EachBatchPayload, delayMs: number): void {
+    const { batch } = payload;
     const tp = [{ topic: batch.topic, partitions: [batch.partition] }];
     this.consumer.pause(tp);
     this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.firstOffset() ?? String(batch.messages[0].offset) });
     const timer = setTimeout(() => {
       this.resumeTimers.delete(timer);
       if (!this.stopping) this.consumer.resume(tp);
-    }, this.bus.backoff(n));
+    }, delayMs);
     this.resumeTimers.add(timer);
   }
 
@@ -387,9 +409,9 @@ class KafkaSubscription implements Subscription {
 
 /** Kafka implementation of the Bus port (see KafkaBusOptions). */
 export class KafkaBus implements Bus {
-  readonly stats: KafkaBusStats = { sent: 0, delivered: 0, redeliveries: 0, callbackErrors: 0, commitErrors: 0, rebalances: 0 };
+  readonly stats: KafkaBusStats = { sent: 0, delivered: 0, redeliveries: 0, callbackErrors: 0, commitErrors: 0, rebalances: 0, heldBack: 0 };
   /** @internal */
-  readonly options: Required<Omit<KafkaBusOptions, 'ssl' | 'sasl' | 'log' | 'onError'>> & Pick<KafkaBusOptions, 'log' | 'onError'>;
+  readonly options: Required<Omit<KafkaBusOptions, 'ssl' | 'sasl' | 'log' | 'onError' | 'backPressure'>> & Pick<KafkaBusOptions, 'log' | 'onError' | 'backPressure'>;
   private readonly kafka: KafkaClient;
   private producer: Producer | null = null;
   private producerReady: Promise<Producer> | null = null;
