@@ -260,5 +260,5 @@ describe('DetectorService checkpoints', () => {
     expect(summaries(svc)).toEqual(ref.series);
     // Each event once: the redelivered batches' events were published before the failed write.
     expect(events.map((e) => e.id).sort()).toEqual(ref.events.map((e) => e.id).sort());
-  });
+  }, 30_000); // two full runs of the workload: seconds on a loaded 2-core machine
 });

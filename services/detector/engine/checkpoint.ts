@@ -1,11 +1,11 @@
 // Checkpoints of series state (the detector stage stores them per partition in the StateStore,
 // so a restart or a rebalance restores series mid-stream instead of warming them up again).
 //
-// Format, version 2 (header fields little-endian):
+// Format, version 3 (header fields little-endian):
 //   0  "FSDE"            magic
-//   4  u8   version      2
+//   4  u8   version      3
 //   5  u8   flags        bit 0: records are little-endian
-//   6  u16  scalarBytes  192 (the record layout of layout.ts)
+//   6  u16  scalarBytes  256 (the record layout of layout.ts)
 //   8  u32  count
 //  12  count × record:  u16 window, u16 seasonal buckets, scalarBytes of scalars,
 //                       window × f32 ring, buckets × (f32 mean, f32 variance)
@@ -14,17 +14,17 @@
 // state machines, profile). The ring length and bucket count must match the slot's profile
 // in the importing engine; a changed layout, window or bucket count is refused (ForeshockError
 // FS_DETECTOR_CHECKPOINT) and the caller starts those series cold.
-// Version 1 (128-byte scalars, no seasonal buckets, the second u16 reserved) is still read:
-// its series keep their baselines and start the newer state (seasonal profile, likelihood,
-// breach) fresh.
+// Older versions are still read, their series starting the newer state fresh: version 2
+// (192-byte scalars: no long trend) keeps everything else; version 1 (128-byte scalars, no
+// seasonal buckets, the second u16 reserved) keeps its baselines only.
 
 import { ForeshockError } from '../../../shared/errors/index.js';
 import type { ProfileRow } from './params.js';
 import * as layout from './layout.js';
-import { B_FLAGS, B_PROFILE, FLAG_LIVE, SCALAR_BYTES, V1_LAYOUT } from './layout.js';
+import { B_FLAGS, B_PROFILE, FLAG_LIVE, SCALAR_BYTES, V1_LAYOUT, V2_SCALAR_BYTES } from './layout.js';
 import type { SeriesState } from './series-state.js';
 
-export const CHECKPOINT_VERSION = 2;
+export const CHECKPOINT_VERSION = 3;
 const V1_SCALAR_BYTES = V1_LAYOUT.scalarBytes;
 const MAGIC = [0x46, 0x53, 0x44, 0x45]; // "FSDE"
 const HEADER_BYTES = 12;
@@ -82,9 +82,9 @@ export function importSlots(table: SeriesState, rows: readonly ProfileRow[], buf
   if (buf.length < HEADER_BYTES) throw bad(`${buf.length} bytes is shorter than the header`);
   for (let i = 0; i < 4; i++) if (buf[i] !== MAGIC[i]) throw bad('not a detector checkpoint (bad magic)');
   const version = buf[4];
-  if (version !== CHECKPOINT_VERSION && version !== 1) throw bad(`version ${version} is not supported (expected ${CHECKPOINT_VERSION} or 1)`);
+  if (version < 1 || version > CHECKPOINT_VERSION) throw bad(`version ${version} is not supported (expected 1 to ${CHECKPOINT_VERSION})`);
   const v1 = version === 1;
-  const wantScalars = v1 ? V1_SCALAR_BYTES : SCALAR_BYTES;
+  const wantScalars = v1 ? V1_SCALAR_BYTES : version === 2 ? V2_SCALAR_BYTES : SCALAR_BYTES;
   if ((buf[5] & 1) !== (LITTLE_ENDIAN ? 1 : 0)) throw bad('byte order differs from this machine');
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const scalarBytes = view.getUint16(6, true);
@@ -122,8 +122,10 @@ export function importSlots(table: SeriesState, rows: readonly ProfileRow[], buf
       copyV1(buf, rec, dst);
       dst.set(buf.subarray(rec + V1_SCALAR_BYTES, rec + V1_SCALAR_BYTES + w * 4), SCALAR_BYTES);
     } else {
-      dst.set(buf.subarray(rec, rec + SCALAR_BYTES + w * 4));
-      const s0 = rec + SCALAR_BYTES + w * 4;
+      // v2: the same scalars, without the long trend's line (it stays fresh: zero)
+      dst.set(buf.subarray(rec, rec + scalarBytes));
+      dst.set(buf.subarray(rec + scalarBytes, rec + scalarBytes + w * 4), SCALAR_BYTES);
+      const s0 = rec + scalarBytes + w * 4;
       dst.set(buf.subarray(s0, s0 + sb * 8), table.seasonF32 * 4);
     }
     slots[i] = slot;

@@ -15,8 +15,9 @@
 //   likelihood L = Φ((short EWMA of raw − long EWMA of raw) / long σ of raw)
 //   score      = raw | min(raw, L) | L    likelihood off | gate | replace
 // Forecast breach (profiles with a breachThreshold): after each sample, whether the confident
-// edge of the Holt forecast reaches the threshold within the horizon, with its own hold /
-// clear timers (outBreachEvent).
+// edge of the Holt forecast reaches the threshold within the horizon — or, hours ahead, the
+// confident edge of the long trend (a line through 10-minute block means, long-trend.ts) within
+// trendHorizon — with its own hold / clear timers (outBreachEvent).
 // Every σ is floored at sdFloorRel·|m| + sdFloorAbs, so a flat series that changes once
 // scores high but finite. Each detector fires (a bit of outFired) at its own threshold.
 //
@@ -54,6 +55,7 @@ import type { SeriesState as SeriesStateName } from '../../../shared/model/index
 import { exportSlots, importSlots } from './checkpoint.js';
 import { dampedSteps, forecastHolt, holtTimeToThreshold, holtVarianceFactor, type HoltSnapshot } from './forecast.js';
 import * as layout from './layout.js';
+import { longTrendAdd, longTrendBent, longTrendLine, longTrendReset, longTrendSdFactor } from './long-trend.js';
 import { DEFAULT_DETECTOR_PARAMS, MAX_WINDOW, ProfileRow, seasonBucketsOf, validateDetectorParams, type DetectorParams } from './params.js';
 import { MAD_TO_SD, medianMad } from './robust.js';
 import { SeriesState, type Chunk, type SeriesStateOptions } from './series-state.js';
@@ -67,7 +69,7 @@ const {
   B_BREACH, B_DAYS_WEEKDAY, F_BREACH_SINCE, S_LK_MEAN, S_LK_SHORT, S_LK_VAR, S_LAST_SCORE,
   B_FLAGS, B_OUT_RUN, B_PROFILE, B_STATE, F_EPISODE_START, F_EW_MEAN, F_EW_VAR, F_H_LEVEL, F_H_TREND, F_LAST_TS,
   F_LAST_VALUE, F_REF, F_RES_VAR, F_S1, F_S2, F_STATE_SINCE, FLAG_LIVE, H_N, H_POS, N_MAX, RING_F32, S_DT_AVG,
-  S_LAST_D2, S_LAST_Z2, W_NPOS, W_SMALL,
+  S_LAST_D2, S_LAST_Z2, W_NPOS, W_SMALL, B_LT_MODE, F_LT, S_LT, LT_MODE_RAW, LT_MODE_DESEASONAL, LT_PREDICTED_BIT,
 } = layout;
 const {
   advanceState, resolve, EVENT_NONE, EVENT_FORECAST_BREACH, EVENT_BREACH_CLEARED, STATE_NORMAL, STATE_OPEN, STATE_PENDING,
@@ -205,6 +207,9 @@ export class DetectorEngine implements EngineOutputs {
   private profileRise = 0;
   /** Range (max − min) of the day type's profile (seasonalBreach). */
   private profileRange = 0;
+  /** Scratch of the long trend's line (longTrendLine). */
+  private readonly ltOut = new Float64Array(4);
+  private readonly ltCross = new Float64Array(3);
   /** Scratch of the robust detector (median/MAD selection). */
   private readonly scratch = new Float64Array(MAX_WINDOW);
   private readonly mm = new Float64Array(2);
@@ -656,6 +661,7 @@ export class DetectorEngine implements EngineOutputs {
       const seasonal = this.seasonalBreach(f32, u8, b4, b1, q, t, level, resVar, z, horizon);
       if (seasonal !== null) predicted = seasonal || (holt && !(this.profileRise >= 0.25 * this.profileRange));
     }
+    if (q.trendHorizonMs > 0 && this.longTrend(f64, f32, u8, b, b4, b1, q, t, active)) predicted = true;
     switch (st) {
       case BREACH_NONE:
         if (!predicted) return EVENT_NONE;
@@ -696,6 +702,109 @@ export class DetectorEngine implements EngineOutputs {
         f64[b + F_BREACH_SINCE] = NaN;
         return EVENT_BREACH_CLEARED;
     }
+  }
+
+  /**
+   * Feeds the sample to the series' long trend (the value, or its offset from the seasonal
+   * profile once the profile has history: the trend of a series with a rhythm is the trend of
+   * its offsets) and, when a block closed, re-tests the breach on the new line. Returns the
+   * long trend's verdict as of its last block close.
+   */
+  private longTrend(f64: Float64Array, f32: Float32Array, u8: Uint8Array, b: number, b4: number, b1: number, q: ProfileRow, t: number, active: boolean): boolean {
+    const x = f64[b + F_LAST_VALUE];
+    const cur = u8[b1 + B_LT_MODE];
+    let mode = LT_MODE_RAW;
+    let y = x;
+    if (q.seasonal) {
+      const i0 = this.seasonalIndex(u8, b1, q, t);
+      const mu = i0 >= 0 ? f32[b4 + i0] : NaN;
+      if (mu === mu) {
+        mode = LT_MODE_DESEASONAL;
+        y = x - mu;
+      } else if ((cur & 0x7f) === LT_MODE_DESEASONAL) {
+        return (cur & LT_PREDICTED_BIT) !== 0; // an hour the profile has not seen: skip the sample
+      }
+    }
+    const o = b + F_LT;
+    const o32 = b4 + S_LT;
+    if ((cur & 0x7f) !== mode) {
+      // raw → offsets once the profile has history: the values mean something else now
+      longTrendReset(f64, o, f32, o32);
+      u8[b1 + B_LT_MODE] = mode;
+    }
+    if (!longTrendAdd(f64, o, f32, o32, t, y, q.trendBlockMs, q.trendLambda)) return (u8[b1 + B_LT_MODE] & LT_PREDICTED_BIT) !== 0;
+    const hit = this.longTrendPredicts(f64, f32, u8, b, b4, b1, q, t, mode, active);
+    u8[b1 + B_LT_MODE] = mode | (hit ? LT_PREDICTED_BIT : 0);
+    return hit;
+  }
+
+  /**
+   * Whether the confident edge of the long trend (line ∓ breachZ·σ(τ), plus the seasonal profile
+   * when the line is of offsets) reaches the threshold at an eighth, a quarter, … or all of
+   * trendHorizon; once the breach is active, the line alone within twice that (hysteresis, as
+   * for Holt). The line must head towards the threshold and still fit the latest blocks.
+   */
+  private longTrendPredicts(f64: Float64Array, f32: Float32Array, u8: Uint8Array, b: number, b4: number, b1: number, q: ProfileRow, t: number, mode: number, active: boolean): boolean {
+    const out = this.ltOut;
+    const o = b + F_LT;
+    if (!longTrendLine(f64, o, f32, b4 + S_LT, q.trendBlockMs, t, out)) return false;
+    const dir = q.breachDir;
+    const slope = out[1];
+    if (!(dir * slope > 0) || longTrendBent(f32, b4 + S_LT, dir, out[2])) return false;
+    const z = active ? 0 : q.breachZ;
+    const horizon = active ? 2 * q.trendHorizonMs : q.trendHorizonMs;
+    for (let k = 1; k <= 8; k++) {
+      const ahead = (k * horizon) / 8;
+      let mean = out[0] + slope * ahead;
+      if (mode === LT_MODE_DESEASONAL) {
+        const i = this.seasonalIndex(u8, b1, q, t + ahead);
+        const mu = i >= 0 ? f32[b4 + i] : NaN;
+        if (mu !== mu) continue;
+        mean += mu;
+      }
+      const half = z * out[2] * longTrendSdFactor(f64, o, q.trendBlockMs, t, ahead);
+      if (dir * (mean - q.breachThreshold) - half >= 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Time (ms since epoch) the long trend's line reaches `threshold`, as [expected, earliest,
+   * latest] (the mean path, the near and far edges of its forecastZ interval), scanning up to
+   * forecastCapMs in 256 steps; all NaN when the line is not usable, heads away, or the mean
+   * path does not get there; latest alone NaN when the far edge does not.
+   */
+  private longTrendCrossing(slot: number, threshold: number, out: Float64Array): void {
+    out[0] = NaN;
+    out[1] = NaN;
+    out[2] = NaN;
+    const { f64, f32, u8, b, b4, b1 } = this.locate(slot);
+    const q = this.rows[u8[b1 + B_PROFILE]];
+    const mode = u8[b1 + B_LT_MODE] & 0x7f;
+    const t = f64[b + F_LAST_TS];
+    const line = this.ltOut;
+    if (q.trendHorizonMs <= 0 || mode === 0 || !longTrendLine(f64, b + F_LT, f32, b4 + S_LT, q.trendBlockMs, t, line)) return;
+    const dir = threshold > line[0] ? 1 : -1;
+    if (!(dir * line[1] > 0) || longTrendBent(f32, b4 + S_LT, dir, line[2])) return;
+    const steps = 256;
+    for (let k = 1; k <= steps; k++) {
+      const ahead = (k * q.forecastCapMs) / steps;
+      let mean = line[0] + line[1] * ahead;
+      if (mode === LT_MODE_DESEASONAL) {
+        const i = this.seasonalIndex(u8, b1, q, t + ahead);
+        const mu = i >= 0 ? f32[b4 + i] : NaN;
+        if (mu !== mu) continue;
+        mean += mu;
+      }
+      const half = q.forecastZ * line[2] * longTrendSdFactor(f64, b + F_LT, q.trendBlockMs, t, ahead);
+      if (out[1] !== out[1] && dir * (mean - threshold) + half >= 0) out[1] = t + ahead;
+      if (out[0] !== out[0] && dir * (mean - threshold) >= 0) out[0] = t + ahead;
+      if (dir * (mean - threshold) - half >= 0) {
+        out[2] = t + ahead;
+        break;
+      }
+    }
+    if (out[0] !== out[0]) out[1] = NaN;
   }
 
   /** First sample of a series: baselines start at the value. */
@@ -1121,6 +1230,15 @@ export class DetectorEngine implements EngineOutputs {
       return;
     }
     this.timeToThreshold(slot, q.breachThreshold, out);
+    // The long trend speaks where Holt's interval has grown too wide to: the earlier expected
+    // crossing of the two wins (a fast fill is Holt's, a slow one the line's).
+    const lt = this.ltCross;
+    this.longTrendCrossing(slot, q.breachThreshold, lt);
+    if (lt[0] === lt[0] && !(out[0] <= lt[0])) {
+      out[0] = lt[0];
+      out[1] = lt[1];
+      out[2] = lt[2];
+    }
   }
 }
 

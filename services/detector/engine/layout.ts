@@ -1,8 +1,9 @@
 // Byte layout of one series record in the engine's state chunks (see series-state.ts for why
-// records): 192 bytes of scalars, the ring (window × f32), then the seasonal buckets (per
+// records): 256 bytes of scalars, the ring (window × f32), then the seasonal buckets (per
 // bucket f32 mean and f32 variance; count set by the profiles, 0 when none is seasonal).
 // Everything a normal sample reads or writes sits in the first two cache lines; the third
-// holds what only the state machines touch (episode times, breach timer). Shared by the
+// holds what only the state machines touch (episode times, breach timer), the fourth the
+// long-horizon trend of series with a breach threshold (long-trend.ts). Shared by the
 // table, the hot loop, the state machines and checkpoints; a change here changes the
 // checkpoint format (bump CHECKPOINT_VERSION in checkpoint.ts, map the old one there).
 
@@ -49,7 +50,15 @@ export const BREACH_PENDING = 1;
 export const BREACH_ACTIVE = 2;
 /** Active, prediction gone, waiting for breachClear before the cleared event. */
 export const BREACH_CLEARING = 3;
-// (bytes 111–119 spare)
+/** Long trend: what its values are (LT_MODE_*), byte 111. */
+export const B_LT_MODE = 111;
+/** Nothing yet; raw values; values minus the seasonal profile (a change of mode restarts the trend). */
+export const LT_MODE_NONE = 0;
+export const LT_MODE_RAW = 1;
+export const LT_MODE_DESEASONAL = 2;
+/** Bit of B_LT_MODE: the long trend predicted the breach at its last block close. */
+export const LT_PREDICTED_BIT = 0x80;
+// (bytes 112–119 spare)
 // ---- two 32-bit words at bytes 120 and 124, read and written whole by the hot loop (the
 // engine requires a little-endian host, so the u16 / u8 names below alias their parts) ----
 /** u32 index: samples accepted (low 16 bits, saturating) | next ring position (high 16 bits). */
@@ -82,12 +91,18 @@ export const F_LAST_EMIT_TS = 18;
 export const F_BREACH_SINCE = 19;
 /** f32 index: score of the last emitted anomaly event. */
 export const S_LAST_EMIT_SCORE = 40;
+/** f32 index of the long trend's f32 fields (block count, residual variance, errors, bias: LT_F32 of them). */
+export const S_LT = 41;
+// ---- line 4 (bytes 192–255): the long trend's f64 fields (LT_F64 of them, long-trend.ts) ----
+export const F_LT = 24;
 /** Bytes of scalars before the ring. */
-export const SCALAR_BYTES = 192;
+export const SCALAR_BYTES = 256;
 /** f32 index (within a record) of the first ring value. */
 export const RING_F32 = SCALAR_BYTES / 4;
 export const N_MAX = 65_535;
 
+/** Scalar bytes of version-2 records (everything but the long trend, at the same places). */
+export const V2_SCALAR_BYTES = 192;
 /** The version-1 record (128-byte scalars) by field, for reading old checkpoints. */
 export const V1_LAYOUT = {
   scalarBytes: 128,

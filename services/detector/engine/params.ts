@@ -113,6 +113,16 @@ export interface DetectorParams {
   breachHoldMs: number;
   /** How long the prediction must stay gone before the cleared event (ms). */
   breachClearMs: number;
+  /**
+   * Long-horizon breach test (long-trend.ts): a weighted line through block means (ms; 0:
+   * off) predicts a breach this far ahead with the same confidence (breachZ), beside the
+   * Holt test's breachHorizonMs. Only for profiles with a breachThreshold.
+   */
+  trendHorizonMs: number;
+  /** Block the long trend averages samples over (ms). */
+  trendBlockMs: number;
+  /** How far back the long trend's line looks (ms: the weight of a block halves about every 0.7 of it). */
+  trendWindowMs: number;
 }
 
 /** Defaults, tuned for 10–60 s scrape intervals. The config loader maps its keys onto these. */
@@ -156,6 +166,9 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   breachZ: 1.28,
   breachHoldMs: 300_000,
   breachClearMs: 900_000,
+  trendHorizonMs: 24 * 3_600_000,
+  trendBlockMs: 600_000,
+  trendWindowMs: 6 * 3_600_000,
 });
 
 export interface ParamProblem {
@@ -267,6 +280,10 @@ export function validateDetectorParams(p: DetectorParams): ParamProblem[] {
   positive('breachZ');
   nonNegative('breachHoldMs');
   nonNegative('breachClearMs');
+  nonNegative('trendHorizonMs');
+  positive('trendBlockMs');
+  positive('trendWindowMs');
+  if (p.trendWindowMs < 2 * p.trendBlockMs) bad('trendWindowMs', `must be at least 2 × trendBlockMs (${2 * p.trendBlockMs} ms)`);
   return out;
 }
 
@@ -382,6 +399,10 @@ export class ProfileRow {
   readonly breachZ: number;
   readonly breachHoldMs: number;
   readonly breachClearMs: number;
+  /** Long trend: horizon (0: off), block, weight per block λ = exp(−block/window). */
+  readonly trendHorizonMs: number;
+  readonly trendBlockMs: number;
+  readonly trendLambda: number;
   /**
    * d² below which the seasonal profile is not consulted (the sample scores its raw score):
    * the smaller of clipK² and the d² where the raw score reaches closeScore; 0 (always) when
@@ -446,6 +467,9 @@ export class ProfileRow {
     this.breachZ = p.breachZ;
     this.breachHoldMs = p.breachHoldMs;
     this.breachClearMs = p.breachClearMs;
+    this.trendHorizonMs = this.hasBreach ? p.trendHorizonMs : 0;
+    this.trendBlockMs = p.trendBlockMs;
+    this.trendLambda = Math.exp(-p.trendBlockMs / p.trendWindowMs);
     this.needsScore = this.likelihood !== 0;
     const closeD2 = p.closeScore >= 1 ? Infinity : p.scoreScale * p.scoreScale * Math.sqrt(p.closeScore / (1 - p.closeScore));
     // with the likelihood replacing the score every score feeds it: consult the profile always

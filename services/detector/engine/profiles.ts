@@ -19,7 +19,7 @@
 //   SELECTOR: name=~REGEX | name=NAME | LABEL=~REGEX | LABEL=VALUE  (all must match; regexes
 //             are anchored, as in PromQL)
 //   KEY: kind (ratio|rate|latency|counter|gauge; settings without a kind apply to the gauge defaults), threshold (number, or none), direction
-//        (above|below), horizon (duration), robust, seasonal, weekly (0|1), likelihood
+//        (above|below), horizon (duration), trendHorizon, trendWindow (durations; long trend), robust, seasonal, weekly (0|1), likelihood
 //        (off|gate|replace), open, close (scores), window, warmup (samples), minDuration,
 //        resolveHold (durations)
 // Example: `name=~node_filesystem_avail_bytes:threshold=0;direction=below;horizon=4h`,
@@ -154,6 +154,8 @@ export function parseDetectorRules(texts: readonly string[]): DetectorRule[] {
           o.breachDirection = v;
           break;
         case 'horizon': o.breachHorizonMs = durv(); break;
+        case 'trendHorizon': o.trendHorizonMs = durv(); break;
+        case 'trendWindow': o.trendWindowMs = durv(); break;
         case 'robust': o.robust = boolv(); break;
         case 'seasonal': o.seasonal = boolv(); break;
         case 'weekly': o.seasonWeekly = boolv(); break;

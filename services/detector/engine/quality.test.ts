@@ -273,7 +273,12 @@ describe('profiles and rules', () => {
       'name=~node_cpu_.*:kind=ratio;threshold=0.9',
       'name=~node_filesystem_.*;mountpoint=/:threshold=0.95;horizon=4h',
       'name=~.*_seconds;job=batch:kind=gauge',
+      'name=~node_memory_.*:threshold=0.9;trendHorizon=0s',
+      'name=~container_.*:threshold=1e9;trendHorizon=48h;trendWindow=12h',
     ]));
+    expect(resolver.profiles[resolver.resolve('node_memory_used_ratio', {})].trendHorizonMs).toBe(0);
+    const ctr = resolver.profiles[resolver.resolve('container_memory_working_set_bytes', {})];
+    expect([ctr.trendHorizonMs, ctr.trendWindowMs]).toEqual([48 * 3_600_000, 12 * 3_600_000]);
     const cpu = resolver.resolve('node_cpu_utilisation', { cpu: '0' });
     expect(resolver.profiles[cpu].breachThreshold).toBe(0.9);
     expect(resolver.profiles[cpu].sdFloorAbs).toBe(KIND_DEFAULTS.ratio.sdFloorAbs);
@@ -302,9 +307,63 @@ describe('profiles and rules', () => {
   });
 });
 
+describe('long-horizon breach (long trend)', () => {
+  /** A disk filling 0.5 → 0.95 over 30 h, with noise; returns when the breach event came (h before the breach). */
+  function slowFill(trendHorizonMs: number): { leadH: number; timeToBreachH: number } {
+    const e = new DetectorEngine([resolveDetectorParams({ seasonal: false, likelihood: 'off', breachThreshold: 0.95, trendHorizonMs })]);
+    const s = e.allocSlot();
+    const r = rng(21);
+    const H = 3_600_000;
+    const fillMs = 30 * H;
+    let leadH = NaN;
+    let timeToBreachH = NaN;
+    const out = new Float64Array(3);
+    for (let t = 0; t < fillMs; t += STEP) {
+      e.update(s, T0 + t, 0.5 + (0.45 * t) / fillMs + (r() - 0.5) * 0.004);
+      if (e.outBreachEvent === EVENT_FORECAST_BREACH && leadH !== leadH) {
+        leadH = (fillMs - t) / H;
+        e.timeToBreach(s, out);
+        timeToBreachH = (out[0] - (T0 + t)) / H;
+      }
+    }
+    return { leadH, timeToBreachH };
+  }
+
+  it('warns of a slow fill many hours ahead, where the per-sample Holt test sees one hour', () => {
+    const long = slowFill(24 * 3_600_000);
+    const holtOnly = slowFill(0);
+    expect(long.leadH).toBeGreaterThan(12);
+    expect(long.leadH).toBeLessThanOrEqual(24);
+    // the event says when: the line's crossing, within a few hours of the truth
+    expect(Math.abs(long.timeToBreachH - long.leadH)).toBeLessThan(3);
+    expect(holtOnly.leadH).toBeLessThan(2);
+  });
+
+  it('clears within about an hour when the fill stops, and does not come back', () => {
+    const e = new DetectorEngine([resolveDetectorParams({ seasonal: false, likelihood: 'off', breachThreshold: 0.95 })]);
+    const s = e.allocSlot();
+    const r = rng(5);
+    const H = 3_600_000;
+    const events: [number, number][] = [];
+    let t = 0;
+    const feed = (ms: number, at: (dt: number) => number) => {
+      for (const end = t + ms; t < end; t += STEP) {
+        e.update(s, T0 + t, at(ms - (end - t)) + (r() - 0.5) * 0.004);
+        if (e.outBreachEvent !== 0) events.push([t, e.outBreachEvent]);
+      }
+    };
+    feed(8 * H, (dt) => 0.5 + (0.02 * dt) / H); // 2 % an hour: 0.66 after 8 h, full in ~15 h
+    expect(events.map((x) => x[1])).toEqual([EVENT_FORECAST_BREACH]);
+    const stoppedAt = t;
+    feed(12 * H, () => 0.66); // cleaned up: flat from here
+    expect(events.map((x) => x[1])).toEqual([EVENT_FORECAST_BREACH, EVENT_BREACH_CLEARED]);
+    expect((events[1][0] - stoppedAt) / H).toBeLessThan(1.5);
+  });
+});
+
 describe('checkpoints of the new state', () => {
-  it('carries seasonal buckets, likelihood and breach state (version 2)', () => {
-    expect(CHECKPOINT_VERSION).toBe(2);
+  it('carries seasonal buckets, likelihood, breach state and the long trend (version 3)', () => {
+    expect(CHECKPOINT_VERSION).toBe(3);
     const p = resolveDetectorParams({ breachThreshold: 150, seasonWeekly: true });
     const a = new DetectorEngine([p]);
     const sa = a.allocSlot();
