@@ -1143,7 +1143,8 @@ export class DetectorEngine implements EngineOutputs {
    * Writes the predicted time (ms since the epoch) at which the series crosses `threshold`
    * into out[0..2] as [expected, earliest, latest]; NaN when it is not heading there within
    * the profile's forecastCapMs (latest alone NaN when the interval's far edge never gets
-   * there within the cap). Needs three samples; NaN before.
+   * there within the cap). Needs three samples; NaN before. From the Holt forecast, or from the
+   * long trend (series with a breach threshold) when its line gets there sooner.
    */
   timeToThreshold(slot: number, threshold: number, out: Float64Array): void {
     const s = this.holtSnapshot(slot);
@@ -1159,6 +1160,15 @@ export class DetectorEngine implements EngineOutputs {
     out[0] += last;
     out[1] += last;
     out[2] += last;
+    // The long trend speaks where Holt's interval has grown too wide to: the earlier expected
+    // crossing of the two wins (a fast fill is Holt's, a slow one the line's).
+    const lt = this.ltCross;
+    this.longTrendCrossing(slot, threshold, lt);
+    if (lt[0] === lt[0] && !(out[0] <= lt[0])) {
+      out[0] = lt[0];
+      out[1] = lt[1];
+      out[2] = lt[2];
+    }
   }
 
   private holtSnapshot(slot: number): HoltSnapshot | null {
@@ -1230,15 +1240,6 @@ export class DetectorEngine implements EngineOutputs {
       return;
     }
     this.timeToThreshold(slot, q.breachThreshold, out);
-    // The long trend speaks where Holt's interval has grown too wide to: the earlier expected
-    // crossing of the two wins (a fast fill is Holt's, a slow one the line's).
-    const lt = this.ltCross;
-    this.longTrendCrossing(slot, q.breachThreshold, lt);
-    if (lt[0] === lt[0] && !(out[0] <= lt[0])) {
-      out[0] = lt[0];
-      out[1] = lt[1];
-      out[2] = lt[2];
-    }
   }
 }
 
