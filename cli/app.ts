@@ -8,7 +8,7 @@ import { createHttpServer, resolveTokenHashes } from '../shared/http/index.js';
 import { MemoryBus, MemoryJobQueue, MemoryMetricSink, MemoryStateStore, NullMetricSink } from '../shared/adapters/memory/index.js';
 import { InfluxMetricSink } from '../shared/adapters/influx/index.js';
 import { KafkaBus, type KafkaBusOptions } from '../shared/adapters/kafka/index.js';
-import { RedisStateStore } from '../shared/adapters/redis/index.js';
+import { RedisStateStore, type RedisConnectionOptions } from '../shared/adapters/redis/index.js';
 import { BullMqJobQueue } from '../shared/adapters/bullmq/index.js';
 import type { Bus, JobQueue, MetricSink, StateStore } from '../shared/ports/index.js';
 import { createTelemetry, MemoryGuard, type Logger, type Telemetry } from '../shared/telemetry/index.js';
@@ -52,7 +52,7 @@ function createMemoryGuard(config: ForeshockConfig, logger: Logger, telemetry: T
 
 function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Telemetry, guard: MemoryGuard): Adapters {
   const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry, guard)) : new MemoryBus({ retainMessages: config.bus.retainMessages });
-  const redis = { url: config.redis.url, password: config.redis.password || undefined };
+  const redis = redisConnection(config);
   const queueOptions = { attempts: config.queue.attempts, backoffBaseMs: config.queue.backoffBase, backoffMaxMs: config.queue.backoffMax };
   const queue = config.queue.kind === 'bullmq'
     ? new BullMqJobQueue({ ...redis, ...queueOptions, prefix: config.redis.queuePrefix, concurrency: config.queue.concurrency })
@@ -62,6 +62,15 @@ function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Tele
     : new MemoryStateStore({ snapshotPath: config.state.snapshotPath || undefined });
   const sink = createMetricSink(config, logger, telemetry);
   return { bus, queue, store, sink };
+}
+
+/** Connection options of the Redis adapters (StateStore, JobQueue): URL, secret, TLS. */
+function redisConnection(config: ForeshockConfig): RedisConnectionOptions {
+  const r = config.redis;
+  const password = r.password !== '' ? r.password : r.passwordFile !== '' ? readSecretFile('redis.passwordFile', r.passwordFile) : undefined;
+  const tlsWanted = r.tlsCaFile !== '' || r.url.startsWith('rediss:');
+  const tls = tlsWanted ? { rejectUnauthorized: r.tlsRejectUnauthorized, ...(r.tlsCaFile !== '' ? { ca: readSecretFile('redis.tlsCaFile', r.tlsCaFile) } : {}) } : undefined;
+  return { url: r.url, password, tls };
 }
 
 function readSecretFile(key: string, path: string): string {

@@ -126,6 +126,9 @@ export const SCHEMA = {
   redis: {
     url: str('redis://127.0.0.1:6379', 'state.kind=redis / queue.kind=bullmq: redis://[user@]host:port[/db], or rediss:// for TLS.'),
     password: str('', 'Redis password (set it from the environment, FORESHOCK_REDIS_PASSWORD); overrides one in redis.url.', { secret: true }),
+    passwordFile: str('', 'File holding the Redis password (a mounted secret); used when redis.password is empty.'),
+    tlsCaFile: str('', 'PEM file of the CA that signed the Redis server certificate; setting it (or a rediss:// URL) connects with TLS (empty: the system CAs).'),
+    tlsRejectUnauthorized: bool(true, 'With TLS: refuse a Redis server whose certificate does not verify.'),
     keyPrefix: str('foreshock:', 'state.kind=redis: prefix of every StateStore key.'),
     queuePrefix: str('foreshock-bull', 'queue.kind=bullmq: prefix of the BullMQ queue keys.'),
   },
