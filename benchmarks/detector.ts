@@ -8,6 +8,27 @@
 //               together in one batch and were allocated together when first seen.
 // One JSON object per line.
 //
+// The reference pass reads and writes exactly the fields a normal update of the default
+// profile reads and writes (no arithmetic beyond keeping the loads live), at the same places:
+//   reads   f64 last ts, ring anchor, ring sums (2), EWMA mean and variance, Holt level,
+//           trend and residual variance; u32 sample count / ring position and state word;
+//           f32 mean interval and the three likelihood averages; the day-type byte; the ring
+//           value at the ring position; every seasonUpdateEvery-th sample of the series (by
+//           its sample count, as the engine) the mean and variance of the seasonal bucket of
+//           the sample's time of day and day type;
+//   writes  the ring sums, EWMA mean and variance, Holt level, trend and residual variance,
+//           last ts and last value (f64); mean interval, last d², last z², the likelihood
+//           averages and the last score (f32); the sample count word; the ring value; the
+//           bucket (on the same samples).
+// That is 101 bytes read and 108 written per update (plus 8 + 8 on the bucket samples),
+// which lie in the record's first two cache lines, one ring line and, on the bucket samples,
+// one bucket line: the cache lines an update moves. Fields are written back with the values
+// read, except the last ts (the round's), the last value (the sample's) and the explanation
+// fields (last d², z², score: the short likelihood average), so the detector rounds that
+// follow see valid state.
+// ns are wall clock; cpu_ns_per_update (process CPU time) and the 1-minute load average are
+// printed too, since on a shared machine wall time includes time the process was not running.
+//
 //   npm run bench:detector -- [--cases 10000,1000000,5000000] [--seconds 3] [--warm-rounds 64]
 //
 // Warm-up runs a full window (64 rounds by default) so the timed rounds see the steady state.
@@ -16,9 +37,11 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { DetectorEngine, recordLayout } from '../services/detector/engine/index.js';
 
-const { RING_F32, W_NPOS } = recordLayout;
-/** The scalars a normal sample touches: the record's first two cache lines. */
-const SCALAR_F64 = 16;
+const {
+  B_DAYS_WEEKDAY, F_EW_MEAN, F_EW_VAR, F_H_LEVEL, F_H_TREND, F_LAST_TS, F_LAST_VALUE, F_REF, F_RES_VAR, F_S1, F_S2, RING_F32, S_DT_AVG,
+  S_LAST_D2, S_LAST_SCORE, S_LAST_Z2, S_LK_MEAN, S_LK_SHORT, S_LK_VAR, W_NPOS, W_SMALL,
+} = recordLayout;
+const DAY_MS = 86_400_000;
 
 const { values: args } = parseArgs({
   options: {
@@ -107,37 +130,76 @@ function detectorRound(engine: DetectorEngine, slots: Int32Array, order: Int32Ar
 }
 
 /**
- * The memory-bound limit: for every series in the same order, read the 128 bytes of scalars a
- * normal sample uses and its current ring value, and (seasonal profiles, every fourth round)
- * its bucket, and write both cache lines of scalars, the ring value and the bucket back — the bytes an update touches, with no arithmetic. State is left as the detector
- * needs it (the timestamp written is the round's).
+ * The memory-bound limit: for every series in the same order, the loads and stores of a normal
+ * update (see the header), with the values written back unchanged.
  */
 function referenceRound(engine: DetectorEngine, slots: Int32Array, order: Int32Array, noise: Float64Array, tsMs: number, round: number): number {
   const t = engine.table;
   const shift = (round * 7919) & NOISE_MASK;
-  const seasonCap = t.seasonCap;
-  const seasonF32 = t.seasonF32;
+  // the seasonal bucket of this round's time of day and day type, as the engine finds it
+  const q = engine.rows[0];
+  const day = Math.floor(tsMs / DAY_MS);
+  const dow = (((day + 4) % 7) + 7) % 7;
+  const type = q.seasonWeekly && (dow === 0 || dow === 6) ? 1 : 0;
+  const bucket = Math.min(q.seasonBuckets - 1, ((tsMs - day * DAY_MS) * q.bucketPerMs) | 0);
+  const seasonal = q.seasonal;
+  const seasonMask = q.seasonMask;
+  const bucketF32 = t.seasonF32 + 2 * (type * q.seasonBuckets + bucket);
   let acc = 0;
   for (let i = 0; i < order.length; i++) {
     const slot = slots[order[i]];
     const chunk = t.chunks[slot >>> t.chunkShift];
     const f64 = chunk.f64;
     const f32 = chunk.f32;
+    const u32 = chunk.u32;
     const b = (slot & t.chunkMask) * t.strideF64;
-    let s = noise[(i + shift) & NOISE_MASK];
-    for (let k = 1; k < SCALAR_F64; k++) s += f64[b + k];
-    const ri = b * 2 + RING_F32 + (chunk.u32[b * 2 + W_NPOS] >>> 16);
-    const r = f32[ri];
-    f32[ri] = r;
-    f64[b] = tsMs; // first cache line of scalars
-    f64[b + 12] = f64[b + 12]; // second line (a double field: round-trips exactly)
-    if (seasonCap > 0 && (round & 3) === 0) {
-      // the seasonal bucket of this sample's time of day: one more line, read and written on
-      // every fourth sample (as the engine updates it)
-      const si = b * 2 + seasonF32 + 2 * (((tsMs / 3_600_000) | 0) % seasonCap);
-      f32[si] = f32[si] + 0;
+    const b4 = b * 2;
+    const x = noise[(i + shift) & NOISE_MASK];
+    // reads
+    const npos = u32[b4 + W_NPOS];
+    const small = u32[b4 + W_SMALL];
+    const ref = f64[b + F_REF];
+    const s1 = f64[b + F_S1];
+    const s2 = f64[b + F_S2];
+    const mE = f64[b + F_EW_MEAN];
+    const vE = f64[b + F_EW_VAR];
+    const level = f64[b + F_H_LEVEL];
+    const trend = f64[b + F_H_TREND];
+    const vR = f64[b + F_RES_VAR];
+    const dtAvg = f32[b4 + S_DT_AVG];
+    const sh = f32[b4 + S_LK_SHORT];
+    const lm = f32[b4 + S_LK_MEAN];
+    const lv = f32[b4 + S_LK_VAR];
+    const days = chunk.u8[b * 8 + B_DAYS_WEEKDAY + type];
+    const ri = b4 + RING_F32 + (npos >>> 16);
+    const old = f32[ri];
+    acc += f64[b + F_LAST_TS] + ref + small + days;
+    // writes (the values read; the last ts is the round's, the last value the sample's)
+    f32[ri] = old;
+    f64[b + F_S1] = s1;
+    f64[b + F_S2] = s2;
+    u32[b4 + W_NPOS] = npos;
+    f64[b + F_EW_VAR] = vE;
+    f64[b + F_EW_MEAN] = mE;
+    if (seasonal && ((npos & 0xffff) & seasonMask) === 0) {
+      const si = b4 + bucketF32;
+      const mu = f32[si];
+      const vS = f32[si + 1];
+      f32[si] = mu;
+      f32[si + 1] = vS;
     }
-    acc += s + r;
+    f64[b + F_RES_VAR] = vR;
+    f64[b + F_H_LEVEL] = level;
+    f64[b + F_H_TREND] = trend;
+    f32[b4 + S_DT_AVG] = dtAvg;
+    f64[b + F_LAST_TS] = tsMs;
+    f64[b + F_LAST_VALUE] = x;
+    f32[b4 + S_LAST_D2] = sh;
+    f32[b4 + S_LAST_Z2] = sh;
+    f32[b4 + S_LK_SHORT] = sh;
+    f32[b4 + S_LK_MEAN] = lm;
+    f32[b4 + S_LK_VAR] = lv;
+    f32[b4 + S_LAST_SCORE] = sh;
   }
   return acc;
 }
@@ -145,6 +207,8 @@ function referenceRound(engine: DetectorEngine, slots: Int32Array, order: Int32A
 interface Timing {
   updates: number;
   seconds: number;
+  /** Process CPU time (user + system) of the timed rounds. */
+  cpuSeconds: number;
   events: number;
 }
 
@@ -154,6 +218,7 @@ function measure(
 ): Timing {
   let updates = 0;
   let events = 0;
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let elapsed = 0;
   do {
@@ -162,7 +227,8 @@ function measure(
     updates += order.length;
     elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   } while (elapsed < SECONDS);
-  return { updates, seconds: elapsed, events };
+  const cpu = process.cpuUsage(c0);
+  return { updates, seconds: elapsed, cpuSeconds: (cpu.user + cpu.system) / 1e6, events };
 }
 
 function runCase(series: number, noise: Float64Array): void {
@@ -203,6 +269,9 @@ function runCase(series: number, noise: Float64Array): void {
         reference_updates_per_s: Math.round(refRate),
         reference_ns_per_update: round2(1e9 / refRate),
         ratio_vs_reference: round2(refRate / detRate),
+        cpu_ns_per_update: round2((1e9 * det.cpuSeconds) / det.updates),
+        reference_cpu_ns_per_update: round2((1e9 * ref.cpuSeconds) / ref.updates),
+        load_avg_1m: round2(os.loadavg()[0]),
         updates: det.updates,
         events: det.events,
         warmup_rounds: WARM_ROUNDS,

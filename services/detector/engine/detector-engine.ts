@@ -213,6 +213,10 @@ export class DetectorEngine implements EngineOutputs {
   /** Scratch of the robust detector (median/MAD selection). */
   private readonly scratch = new Float64Array(MAX_WINDOW);
   private readonly mm = new Float64Array(2);
+  /** The UTC day of the last seasonal sample: [dayStart, dayEnd) in ms, 1 on Saturday and Sunday (enterDay). */
+  private dayStart = Infinity;
+  private dayEnd = -Infinity;
+  private dayWeekend = 0;
 
   readonly profiles: readonly DetectorParams[];
   /** Profiles as the hot loop reads them, by profile index. */
@@ -396,27 +400,21 @@ export class DetectorEngine implements EngineOutputs {
     let seasBit = 0;
     let seasMean = NaN;
     if (q.seasonal) {
-      // day and time of day by a multiplication (the product can round across midnight: fixed up)
-      let day = Math.floor(tsMs * INV_DAY);
-      let tod = tsMs - day * DAY;
-      if (tod < 0) {
-        day -= 1;
-        tod += DAY;
-      } else if (tod >= DAY) {
-        day += 1;
-        tod -= DAY;
+      // UTC day of the sample: its bounds and day type are cached on the engine (every series
+      // shares the calendar, and a day has thousands of samples per series), so the common
+      // case is two comparisons instead of a floor and a day-of-week modulo; the day and the
+      // time of day are the same numbers (see enterDay)
+      let dayStart = this.dayStart;
+      if (!(tsMs >= dayStart && tsMs < this.dayEnd)) {
+        this.enterDay(tsMs);
+        dayStart = this.dayStart;
       }
-      let bucket = (tod * q.bucketPerMs) | 0;
+      let bucket = ((tsMs - dayStart) * q.bucketPerMs) | 0;
       if (bucket >= q.seasonBuckets) bucket = q.seasonBuckets - 1;
-      let type = 0;
-      if (q.seasonWeekly) {
-        let dow = ((day | 0) + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
-        if (dow < 0) dow += 7;
-        type = dow === 0 || dow === 6 ? 1 : 0;
-      }
+      const type = q.seasonWeekly ? this.dayWeekend : 0;
       const bd = b * 8 + B_DAYS_WEEKDAY + type;
       let days = chunk.u8[bd];
-      if (lastTs < day * DAY && days < 255) chunk.u8[bd] = ++days; // first sample of a new day
+      if (lastTs < dayStart && days < 255) chunk.u8[bd] = ++days; // first sample of a new day
       // The bucket is a cache line of its own: touched only to update it (every
       // seasonUpdateEvery-th sample) or when the raw deviation is high enough that the time of day
       // could change a decision (score ≥ closeScore or baseline protection) or an episode is
@@ -546,9 +544,11 @@ export class DetectorEngine implements EngineOutputs {
     f64[b + F_LAST_TS] = tsMs;
     f64[b + F_LAST_VALUE] = x;
     const d2 = num / den;
-    f32[b4 + S_LAST_D2] = d2 < D2_CAP ? d2 : D2_CAP;
+    // Math.min, not `d2 < CAP ? d2 : CAP`: a phi of a double and a module-level double
+    // constant is boxed by the optimiser (a heap number per sample). d2, z2 are never NaN.
+    f32[b4 + S_LAST_D2] = Math.min(d2, D2_CAP);
     const z2 = zNum / vW;
-    const z2c = z2 < Z2_CAP ? z2 : Z2_CAP;
+    const z2c = Math.min(z2, Z2_CAP);
     f32[b4 + S_LAST_Z2] = zn < 0 ? -z2c : z2c;
     this.outValue = x;
     this.outExpected = mE;
@@ -614,7 +614,9 @@ export class DetectorEngine implements EngineOutputs {
         this.lkNum = sh - lm;
         this.lkVar = lv + LK_VAR_FLOOR;
       } else {
-        lk = normalCdf((sh - lm) / Math.sqrt(lv + LK_VAR_FLOOR));
+        // unary + makes the call's (tagged) result a double: else `final` below becomes a
+        // tagged phi and the common path boxes `raw` into a heap number per sample
+        lk = +normalCdf((sh - lm) / Math.sqrt(lv + LK_VAR_FLOOR));
         final = q.likelihood === 1 ? (lk < raw ? lk : raw) : lk;
       }
     }
@@ -805,6 +807,23 @@ export class DetectorEngine implements EngineOutputs {
       }
     }
     if (out[0] !== out[0]) out[1] = NaN;
+  }
+
+  /**
+   * Caches the UTC day containing tsMs (finite): the day number by a multiplication, fixed
+   * up where the product rounds across midnight, so dayStart = day·DAY exactly and
+   * tsMs − dayStart is the exact time of day.
+   */
+  private enterDay(tsMs: number): void {
+    let day = Math.floor(tsMs * INV_DAY);
+    const tod = tsMs - day * DAY;
+    if (tod < 0) day -= 1;
+    else if (tod >= DAY) day += 1;
+    let dow = ((day | 0) + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
+    if (dow < 0) dow += 7;
+    this.dayStart = day * DAY;
+    this.dayEnd = day * DAY + DAY;
+    this.dayWeekend = dow === 0 || dow === 6 ? 1 : 0;
   }
 
   /** First sample of a series: baselines start at the value. */
