@@ -6,7 +6,7 @@ import type { Labels } from './labels.js';
 export type EventKind = 'anomaly_opened' | 'anomaly_updated' | 'anomaly_resolved' | 'forecast_breach';
 
 /** Which detector contributed to the score of a sample. */
-export type DetectorName = 'zscore' | 'ewma' | 'holt' | 'seasonal' | 'robust' | 'stale';
+export type DetectorName = 'zscore' | 'ewma' | 'holt' | 'seasonal' | 'robust' | 'stale' | 'flatline';
 
 export interface Explanation {
   /** Detectors whose own test fired on the sample that caused the event. */

@@ -69,7 +69,7 @@ const {
   B_BREACH, B_DAYS_WEEKDAY, F_BREACH_SINCE, S_LK_MEAN, S_LK_SHORT, S_LK_VAR, S_LAST_SCORE,
   B_FLAGS, B_OUT_RUN, B_PROFILE, B_STATE, F_EPISODE_START, F_EW_MEAN, F_EW_VAR, F_H_LEVEL, F_H_TREND, F_LAST_TS,
   F_LAST_VALUE, F_REF, F_RES_VAR, F_S1, F_S2, F_STATE_SINCE, FLAG_LIVE, H_N, H_POS, N_MAX, RING_F32, S_DT_AVG,
-  S_LAST_D2, S_LAST_Z2, W_NPOS, W_SMALL, B_LT_MODE, F_LT, S_LT, LT_MODE_RAW, LT_MODE_DESEASONAL, LT_PREDICTED_BIT,
+  S_LAST_D2, S_LAST_Z2, W_NPOS, W_SMALL, B_FLAT_RUN, B_FLAT_MAX, H_REPEATS, B_LT_MODE, F_LT, S_LT, LT_MODE_RAW, LT_MODE_DESEASONAL, LT_PREDICTED_BIT,
 } = layout;
 const {
   advanceState, resolve, EVENT_NONE, EVENT_FORECAST_BREACH, EVENT_BREACH_CLEARED, STATE_NORMAL, STATE_OPEN, STATE_PENDING,
@@ -90,6 +90,7 @@ const Z_BIT = 1;
 const EWMA_BIT = 2;
 const HOLT_BIT = 4;
 const STALE_BIT = 32;
+const FLAT_BIT = 64;
 const MAX_ABS = 1e30;
 /** Bits of `outFired`. */
 export const FIRED_ZSCORE = Z_BIT;
@@ -100,6 +101,8 @@ export const FIRED_SEASONAL = SEASONAL_BIT;
 /** Robust window detector (median/MAD), in place of FIRED_ZSCORE for robust profiles. */
 export const FIRED_ROBUST = ROBUST_BIT;
 export const FIRED_STALE = STALE_BIT;
+/** The series repeated exactly the same value for flatSamples samples, longer than ever before. */
+export const FIRED_FLAT = FLAT_BIT;
 
 /**
  * Values at or beyond this magnitude are ignored like NaN: beyond it squared deviations can
@@ -432,15 +435,54 @@ export class DetectorEngine implements EngineOutputs {
       }
       if (j >= 0) {
         seasMean = f32[j];
-        const vS = f32[j + 1];
+        let vS = f32[j + 1];
+        // Near a bucket's edge the neighbouring bucket is as much "this time of day" (the
+        // market opens at 08:00 and ramps for minutes: the 08:02 sample sits between the 07:00
+        // and 08:00 means): a value between the two means counts as usual.
+        let lo = seasMean;
+        let hi = seasMean;
+        const frac = (tsMs - dayStart) * q.bucketPerMs - bucket;
+        if (frac < q.seasonEdgeLo || frac > q.seasonEdgeHi) {
+          const nb = frac < q.seasonEdgeLo ? (bucket === 0 ? q.seasonBuckets - 1 : bucket - 1) : bucket === q.seasonBuckets - 1 ? 0 : bucket + 1;
+          const jn = j + 2 * (nb - bucket);
+          const mn = f32[jn];
+          if (mn === mn) {
+            if (mn < lo) lo = mn;
+            else hi = mn;
+            const vn = f32[jn + 1];
+            if (vn > vS) vS = vn;
+          }
+        }
         const vSf = vS > floorSq ? vS : floorSq;
-        const dS = x - seasMean;
+        const dS = x < lo ? lo - x : x > hi ? x - hi : 0;
         const sNum = dS * dS;
         if (sNum >= q.zThresholdSq * vSf) seasBit = SEASONAL_BIT;
         if (sNum * den < num * vSf) {
           num = sNum;
           den = vSf;
         }
+      }
+    }
+
+    // -- flatline: exactly the previous value again. In a series that otherwise changes on
+    //    nearly every sample (under 5 % repeats before this run: a quantity measured, not a
+    //    count that idles), a run of flatSamples, longer than twice any run before it, scores
+    //    as an anomaly until the value moves
+    let flatBit = 0;
+    if (q.flatSamples > 0) {
+      const b1f = b * 8;
+      let run = chunk.u8[b1f + B_FLAT_RUN];
+      if (x === f64[b + F_LAST_VALUE]) {
+        if (run < 255) chunk.u8[b1f + B_FLAT_RUN] = ++run;
+        const rep = chunk.u16[b * 4 + H_REPEATS];
+        if (rep < 65_535) chunk.u16[b * 4 + H_REPEATS] = rep + 1;
+        if (run >= q.flatSamples && warm && run > 2 * chunk.u8[b1f + B_FLAT_MAX] && (rep + 1 - run) * 20 < n) {
+          num = q.flatD2 * den;
+          flatBit = FLAT_BIT;
+        }
+      } else if (run !== 0) {
+        if (run > chunk.u8[b1f + B_FLAT_MAX]) chunk.u8[b1f + B_FLAT_MAX] = run;
+        chunk.u8[b1f + B_FLAT_RUN] = 0;
       }
     }
 
@@ -560,7 +602,7 @@ export class DetectorEngine implements EngineOutputs {
     this.outTrendPerS = newTrend;
     this.outFired =
       (zNum >= q.zThresholdSq * vW ? (q.robust ? ROBUST_BIT : Z_BIT) : 0) | (eNum >= q.bandKSq * vEf ? EWMA_BIT : 0) |
-      (hNum >= q.holtThresholdSq * vRf ? HOLT_BIT : 0) | seasBit;
+      (hNum >= q.holtThresholdSq * vRf ? HOLT_BIT : 0) | seasBit | flatBit;
     this.outSeasonalExpected = seasMean;
 
     if (wrap) this.reanchor(f64, f32, b, b4, W);

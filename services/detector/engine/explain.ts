@@ -3,7 +3,7 @@
 
 import type { DetectorName, Explanation } from '../../../shared/model/index.js';
 import {
-  FIRED_EWMA, FIRED_HOLT, FIRED_ROBUST, FIRED_SEASONAL, FIRED_STALE, FIRED_ZSCORE, type EngineOutputs,
+  FIRED_EWMA, FIRED_FLAT, FIRED_HOLT, FIRED_ROBUST, FIRED_SEASONAL, FIRED_STALE, FIRED_ZSCORE, type EngineOutputs,
 } from './detector-engine.js';
 
 const NAMES: readonly [number, DetectorName][] = [
@@ -13,6 +13,7 @@ const NAMES: readonly [number, DetectorName][] = [
   [FIRED_SEASONAL, 'seasonal'],
   [FIRED_ROBUST, 'robust'],
   [FIRED_STALE, 'stale'],
+  [FIRED_FLAT, 'flatline'],
 ];
 
 /** Detector names of a FIRED_* bitmask, in a fixed order. */
@@ -46,6 +47,9 @@ function summarise(o: EngineOutputs, fired: DetectorName[]): string {
   const band = `band ${formatValue(o.outLower)}–${formatValue(o.outUpper)}`;
   if ((o.outFired & FIRED_STALE) !== 0) {
     return `series ended (stale marker); last value ${formatValue(o.outValue)}, expected ${formatValue(o.outExpected)} (${band})`;
+  }
+  if ((o.outFired & FIRED_FLAT) !== 0) {
+    return `value stuck at ${formatValue(o.outValue)}: the same value sample after sample, longer than this series ever repeated one (expected to vary around ${formatValue(o.outExpected)}, ${band}) — ${fired.join(', ')}`;
   }
   const where = o.outValue > o.outUpper ? 'above' : o.outValue < o.outLower ? 'below' : 'within band of';
   const seas = o.outSeasonalExpected;

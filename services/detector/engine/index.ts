@@ -1,7 +1,7 @@
 // Public surface of the detector engine (pure math: numbers and typed arrays in, numbers out).
 
 export {
-  DetectorEngine, MAX_ABS_VALUE, normalCdf, FIRED_EWMA, FIRED_HOLT, FIRED_ROBUST, FIRED_SEASONAL, FIRED_STALE, FIRED_ZSCORE,
+  DetectorEngine, MAX_ABS_VALUE, normalCdf, FIRED_EWMA, FIRED_HOLT, FIRED_ROBUST, FIRED_SEASONAL, FIRED_STALE, FIRED_FLAT, FIRED_ZSCORE,
   type DetectorEngineOptions, type EngineOutputs, type SlotSnapshot,
 } from './detector-engine.js';
 export {

@@ -58,7 +58,15 @@ export const LT_MODE_RAW = 1;
 export const LT_MODE_DESEASONAL = 2;
 /** Bit of B_LT_MODE: the long trend predicted the breach at its last block close. */
 export const LT_PREDICTED_BIT = 0x80;
-// (bytes 112–119 spare)
+/**
+ * Flatline: consecutive samples equal to the one before (byte 112), and the longest such run
+ * the series had before its current one (byte 113); both saturate at 255.
+ */
+export const B_FLAT_RUN = 112;
+export const B_FLAT_MAX = 113;
+/** u16 index (byte 114): samples equal to the one before, in the series' life (saturating). */
+export const H_REPEATS = 57;
+// (bytes 116–119 spare)
 // ---- two 32-bit words at bytes 120 and 124, read and written whole by the hot loop (the
 // engine requires a little-endian host, so the u16 / u8 names below alias their parts) ----
 /** u32 index: samples accepted (low 16 bits, saturating) | next ring position (high 16 bits). */

@@ -119,6 +119,19 @@ export interface DetectorParams {
    * Holt test's breachHorizonMs. Only for profiles with a breachThreshold.
    */
   trendHorizonMs: number;
+  /**
+   * Share of a seasonal bucket at each of its edges where the neighbouring bucket's mean counts
+   * as usual too (a value between the two means scores 0 against the profile): a rhythm's
+   * steps fall at bucket edges (the market opens at 08:00). 0: only the own bucket.
+   */
+  seasonEdge: number;
+  /**
+   * Flatline: a warm series that repeats exactly the same value this many samples in a row —
+   * and more than twice as long as it ever did before (a series that idles at 0 by nature
+   * learns its own runs) — scores as an anomaly until the value moves (a frozen exporter, a
+   * stuck gauge). 0: off.
+   */
+  flatSamples: number;
   /** Block the long trend averages samples over (ms). */
   trendBlockMs: number;
   /** How far back the long trend's line looks (ms: the weight of a block halves about every 0.7 of it). */
@@ -166,6 +179,8 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   breachZ: 1.28,
   breachHoldMs: 300_000,
   breachClearMs: 900_000,
+  seasonEdge: 0.25,
+  flatSamples: 20,
   trendHorizonMs: 24 * 3_600_000,
   trendBlockMs: 600_000,
   trendWindowMs: 6 * 3_600_000,
@@ -281,6 +296,8 @@ export function validateDetectorParams(p: DetectorParams): ParamProblem[] {
   nonNegative('breachHoldMs');
   nonNegative('breachClearMs');
   nonNegative('trendHorizonMs');
+  int('flatSamples', 0, 127);
+  range('seasonEdge', 0, 0.5, false);
   positive('trendBlockMs');
   positive('trendWindowMs');
   if (p.trendWindowMs < 2 * p.trendBlockMs) bad('trendWindowMs', `must be at least 2 × trendBlockMs (${2 * p.trendBlockMs} ms)`);
@@ -399,6 +416,12 @@ export class ProfileRow {
   readonly breachZ: number;
   readonly breachHoldMs: number;
   readonly breachClearMs: number;
+  /** Seasonal bucket edges: the neighbour counts below seasonEdge and above 1 − seasonEdge of a bucket. */
+  readonly seasonEdgeLo: number;
+  readonly seasonEdgeHi: number;
+  /** Flatline run length (0: off; see DetectorParams.flatSamples) and the d² a flat sample scores. */
+  readonly flatSamples: number;
+  readonly flatD2: number;
   /** Long trend: horizon (0: off), block, weight per block λ = exp(−block/window). */
   readonly trendHorizonMs: number;
   readonly trendBlockMs: number;
@@ -467,6 +490,11 @@ export class ProfileRow {
     this.breachZ = p.breachZ;
     this.breachHoldMs = p.breachHoldMs;
     this.breachClearMs = p.breachClearMs;
+    this.seasonEdgeLo = p.seasonEdge;
+    this.seasonEdgeHi = p.seasonEdge > 0 ? 1 - p.seasonEdge : Infinity;
+    this.flatSamples = p.flatSamples;
+    // score 0.95: (d²)² = 19·scale⁴
+    this.flatD2 = Math.sqrt(19) * p.scoreScale * p.scoreScale;
     this.trendHorizonMs = this.hasBreach ? p.trendHorizonMs : 0;
     this.trendBlockMs = p.trendBlockMs;
     this.trendLambda = Math.exp(-p.trendBlockMs / p.trendWindowMs);

@@ -55,6 +55,10 @@ export const NAB_PARAMS: Readonly<DetectorParams> = Object.freeze(resolveDetecto
   likelihoodLong: 4000,
   minDurationMs: 0,
   resolveHoldMs: 6 * 3_600_000,
+  // NAB's series have no bucket-edge steps (no market open); the edge costs 1.5 points there
+  seasonEdge: 0,
+  // NAB labels no frozen series; flatline detection costs 0.1 points there
+  flatSamples: 0,
 }));
 
 /** Default parameters per metric kind (overrides of DEFAULT_DETECTOR_PARAMS). */

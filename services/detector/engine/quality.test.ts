@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { mad as ssMad, median as ssMedian } from 'simple-statistics';
 import {
-  CHECKPOINT_VERSION, DetectorEngine, EVENT_BREACH_CLEARED, EVENT_FORECAST_BREACH, EVENT_OPENED, FIRED_ROBUST, FIRED_SEASONAL,
-  KIND_DEFAULTS, ProfileResolver, kindOfMetric, medianMad, normalCdf, parseDetectorRules, profileResolverFromConfig,
+  CHECKPOINT_VERSION, DetectorEngine, EVENT_BREACH_CLEARED, EVENT_FORECAST_BREACH, EVENT_OPENED, EVENT_RESOLVED, FIRED_FLAT, FIRED_ROBUST, FIRED_SEASONAL,
+  KIND_DEFAULTS, ProfileResolver, firedNames, kindOfMetric, medianMad, normalCdf, parseDetectorRules, profileResolverFromConfig,
   holtTimeToThreshold, resolveDetectorParams, type DetectorParams,
 } from './index.js';
 import * as layout from './layout.js';
@@ -304,6 +304,85 @@ describe('profiles and rules', () => {
       window: 64, warmupSamples: 30, openScore: 0.9, closeScore: 0.6, minDuration: 30_000, resolveHold: 120_000, updateEvery: 300_000,
       rules: ['a=b:kind=nope'],
     })).toThrow(/kind must be one of/);
+  });
+});
+
+describe('seasonal bucket edges', () => {
+  /** Opened anomalies on days 4–6 of a series whose market opens with a 10-minute ramp at 08:00 (15 s samples). */
+  function opensAtTheOpen(seasonEdge: number): number {
+    const e = new DetectorEngine([resolveDetectorParams({ seasonWeekly: false, likelihood: 'off', seasonEdge })]);
+    const s = e.allocSlot();
+    const r = rng(17);
+    let opened = 0;
+    for (let t = T0; t < T0 + 6 * DAY; t += 15_000) {
+      const h = (t % DAY) / 3_600_000;
+      const ramp = h < 8 ? 0 : h < 8 + 1 / 6 ? (h - 8) * 6 : h < 17 ? 1 : 0;
+      const code = e.update(s, t, 20 + 80 * ramp + (r() - 0.5) * 4);
+      if (code === EVENT_OPENED && t >= T0 + 3 * DAY) opened++;
+    }
+    return opened;
+  }
+
+  it('takes a value between this and the neighbouring bucket near their edge as usual (the open ramp)', () => {
+    expect(opensAtTheOpen(0.25)).toBe(0);
+    // the same series judged by its own bucket alone pages at the open every day
+    expect(opensAtTheOpen(0)).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('flatline', () => {
+  const params = (over: Partial<DetectorParams> = {}) => resolveDetectorParams({ seasonal: false, likelihood: 'off', minDurationMs: 0, ...over });
+
+  it('opens when a varying series repeats one value, says so, and resolves once it moves again', () => {
+    const e = new DetectorEngine([params()]);
+    const s = e.allocSlot();
+    const r = rng(4);
+    const events: [number, number, number][] = [];
+    let t = T0;
+    const feed = (n: number, at: () => number) => {
+      for (let i = 0; i < n; i++, t += 15_000) {
+        const code = e.update(s, t, at());
+        if (code !== 0) events.push([t, code, e.outFired]);
+      }
+    };
+    feed(500, () => 50 + r() * 10);
+    expect(events).toEqual([]);
+    const stuck = 50 + r() * 10;
+    feed(19, () => stuck); // 19 repeats of the sample before: not yet
+    expect(events).toEqual([]);
+    feed(100, () => stuck);
+    const lifecycle = () => events.filter((x) => x[1] === EVENT_OPENED || x[1] === EVENT_RESOLVED);
+    expect(lifecycle().map((x) => x[1])).toEqual([EVENT_OPENED]);
+    expect(events[0][2] & FIRED_FLAT).toBe(FIRED_FLAT);
+    expect(firedNames(events[0][2])).toContain('flatline');
+    feed(200, () => 50 + r() * 10);
+    expect(lifecycle().map((x) => x[1])).toEqual([EVENT_OPENED, EVENT_RESOLVED]);
+  });
+
+  it('learns the runs a series has by nature (a queue idle at 0) and does not page on them', () => {
+    const e = new DetectorEngine([params()]);
+    const s = e.allocSlot();
+    const r = rng(8);
+    let opened = 0;
+    let t = T0;
+    for (let k = 0; k < 400; k++) {
+      // idle for 10–40 samples, then a short burst of work
+      const idle = 10 + Math.floor(r() * 31);
+      for (let i = 0; i < idle; i++, t += 15_000) if (e.update(s, t, 0) === EVENT_OPENED && (e.outFired & FIRED_FLAT) !== 0) opened++;
+      for (let i = 0; i < 3; i++, t += 15_000) e.update(s, t, 1 + Math.floor(r() * 5));
+    }
+    expect(opened).toBe(0);
+  });
+
+  it('is off with flatSamples 0', () => {
+    const e = new DetectorEngine([params({ flatSamples: 0 })]);
+    const s = e.allocSlot();
+    const r = rng(4);
+    let t = T0;
+    for (let i = 0; i < 500; i++, t += 15_000) e.update(s, t, 50 + r() * 10);
+    let opened = 0;
+    for (let i = 0; i < 200; i++, t += 15_000) if (e.update(s, t, 55) === EVENT_OPENED) opened++;
+    expect(opened).toBe(0);
   });
 });
 
