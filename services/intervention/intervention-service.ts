@@ -371,7 +371,7 @@ export class InterventionService {
       if (transition === 'stale') return;
       // Paging and runbooks are queued before Alertmanager's delivery, so an Alertmanager outage
       // delays neither; their job ids make a retry of this job add nothing twice.
-      const paged = await this.planPage(record, now);
+      const paged = await this.planPage(record, now, transition === 'resolved_unseen');
       if (paged !== record) Object.assign(record, paged);
       if (record.status === 'firing' && event.kind !== 'anomaly_resolved') await this.runbooks.enqueueMatches(event, record);
       if (transition === 'resolved') await this.runbooks.alertResolved(record);
@@ -431,8 +431,12 @@ export class InterventionService {
    * Queues the PagerDuty event the alert's state calls for: a trigger while it fires and pages
    * (again when its severity rises or a runbook failed), a resolve once a paged alert resolved.
    * Job ids make it once per episode and step. Returns the record (with `paged` set and saved).
+   * `unseenResolve`: the end of an episode whose record this worker does not have (its state was
+   * lost, e.g. a restart on a store without persistence); a page it had sent used the alert's
+   * stable dedup_key, so the resolve goes to the alert's route anyway (PagerDuty ignores a resolve
+   * for a key it has no incident for) rather than leave an incident open for good.
    */
-  private async planPage(record: AlertRecord, now: number): Promise<AlertRecord> {
+  private async planPage(record: AlertRecord, now: number, unseenResolve = false): Promise<AlertRecord> {
     if (!this.pager.enabled) return record;
     if (record.status === 'firing' && this.pager.shouldPage(record)) {
       const route = record.paged ? { name: record.paged.route } : this.pager.routeFor(record);
@@ -451,6 +455,11 @@ export class InterventionService {
     if (record.status === 'resolved' && record.paged) {
       const data: PageJob = { route: record.paged.route, alertId: record.id, seriesKey: record.seriesKey, event: this.pager.resolve(record) };
       await this.deps.queue.add(PAGERDUTY_JOB, `pd:${record.paged.dedupKey}:${record.startsAt}:resolve`, data);
+    } else if (record.status === 'resolved' && unseenResolve) {
+      const route = this.pager.routeFor(record);
+      if (route === null) return record;
+      const data: PageJob = { route: route.name, alertId: record.id, seriesKey: record.seriesKey, event: this.pager.resolve(record) };
+      await this.deps.queue.add(PAGERDUTY_JOB, `pd:${dedupKeyOf(record.id)}:${record.startsAt}:resolve`, data);
     }
     return record;
   }

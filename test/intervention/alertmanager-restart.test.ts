@@ -9,7 +9,7 @@ import { InterventionService } from '../../services/intervention/index.js';
 import { requireService } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 import { anomalyEvent, RecordingLogger } from './support/events.js';
-import { PrivateAlertmanager } from './support/private-alertmanager.js';
+import { PrivateAlertmanager } from '../support/private-alertmanager.js';
 
 // The shared server's presence says the Debian package is installed; this suite runs its own.
 const shared = requireService('alertmanager');

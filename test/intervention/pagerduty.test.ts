@@ -117,6 +117,27 @@ describe('PagerDuty Events API v2', () => {
     }
   });
 
+  it('resolves the page of an alert whose state was lost (a restart on a store without persistence)', async () => {
+    receiver = await new PagerDutyReceiver().start();
+    const before = await harness(receiver);
+    const startedAt = Date.now() - 60_000;
+    const spec = { host: 'db-8', cluster: 'db', kind: 'anomaly_opened' as const, startedAt, tag: 'pd-lost' };
+    await before.service.handle(anomalyEvent(spec));
+    await waitFor(async () => (receiver.accepted('trigger').length === 1 ? true : null), 5000, 10);
+    // A new worker on an empty store gets the end of the episode (its resolve has a warning severity).
+    const after = await harness(receiver);
+    await after.service.handle(anomalyEvent({ ...spec, kind: 'anomaly_resolved', ts: Date.now() + 1, severity: 'warning' }));
+    await waitFor(async () => (receiver.accepted('resolve').length === 1 ? true : null), 5000, 10);
+    const [trigger, resolve] = receiver.received.map((r) => r.body);
+    expect(resolve.dedup_key).toBe(trigger.dedup_key);
+    expect(resolve.routing_key).toBe(KEY_DB);
+    expect(receiver.invalid).toEqual([]);
+    // Replayed, the resolve is not sent again.
+    await after.service.handle(anomalyEvent({ ...spec, kind: 'anomaly_resolved', ts: Date.now() + 2, severity: 'warning' }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(receiver.received).toHaveLength(2);
+  });
+
   it('warning alerts do not page under minSeverity critical; escalation to critical pages once', async () => {
     receiver = await new PagerDutyReceiver().start();
     const h = await harness(receiver);

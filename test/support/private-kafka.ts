@@ -15,8 +15,8 @@ import { freePort, waitFor } from './wait.js';
 export interface PrivateKafka {
   /** `127.0.0.1:port` of the broker. */
   brokers: string;
-  /** Stop the broker (SIGTERM, SIGKILL after 30 s); its data directory stays. */
-  stop(): Promise<void>;
+  /** Stop the broker (SIGTERM, SIGKILL after 30 s; or SIGKILL at once, a crash); its data directory stays. */
+  stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Start it again on the same ports and data. */
   start(): Promise<void>;
   /** The broker's last output lines. */
@@ -99,7 +99,10 @@ export async function startPrivateKafka(classpath: string): Promise<PrivateKafka
     ['status = warn', 'appender.stdout.type = Console', 'appender.stdout.name = STDOUT', 'appender.stdout.layout.type = PatternLayout',
       'appender.stdout.layout.pattern = [%d] %p %m (%c)%n', 'rootLogger.level = WARN', 'rootLogger.appenderRef.stdout.ref = STDOUT', ''].join('\n'),
   );
-  const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+  // As Kafka's Uuid.randomUuid: an id starting with '-' would be read as an option by kafka-storage.
+  let clusterId: string;
+  do clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-'));
   const fmt = spawnSync('java', ['-Xmx256m', '-cp', classpath, `-Dlog4j2.configurationFile=${log4j}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { encoding: 'utf8', timeout: 120_000 });
   if (fmt.status !== 0) {
     rmSync(dir, { recursive: true, force: true });
@@ -128,10 +131,10 @@ export async function startPrivateKafka(classpath: string): Promise<PrivateKafka
         return (await tcpOpen(port)) ? true : null;
       }, 120_000, 250);
     },
-    async stop() {
+    async stop(signal = 'SIGTERM') {
       const c = child;
       if (c === null) return;
-      c.kill('SIGTERM');
+      c.kill(signal);
       const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
       await exited;
       clearTimeout(timer);

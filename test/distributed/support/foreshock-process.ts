@@ -46,9 +46,12 @@ export function distributedEnv(kafka: string, redisUrl: string, run = `fsd${rand
   };
 }
 
-/** Starts `foreshock <service>` on a free port and waits until /readyz answers 200. */
-export async function startService(service: string, env: Record<string, string>, readyTimeoutMs = 90_000): Promise<ForeshockProcess> {
-  const port = await freePort();
+/**
+ * Starts `foreshock <service>` on `port` (default: a free one; a restarted process takes its
+ * predecessor's, as behind a service address) and waits until /readyz answers 200.
+ */
+export async function startService(service: string, env: Record<string, string>, readyTimeoutMs = 90_000, port?: number): Promise<ForeshockProcess> {
+  port ??= await freePort();
   const childEnv: Record<string, string> = {};
   // Only what a process needs: PATH and friends, never another test's FORESHOCK_* settings.
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('FORESHOCK_')) childEnv[k] = v;

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '../../support/wait.js';
+import { freePort, waitFor } from './wait.js';
 
 export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
@@ -95,13 +95,13 @@ export class PrivateAlertmanager {
     }, 20_000, 100);
   }
 
-  /** SIGTERM and wait for the exit (Alertmanager snapshots its notification log then). */
-  async stop(): Promise<void> {
+  /** SIGTERM (Alertmanager snapshots its notification log then) or SIGKILL, and wait for the exit. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
     const c = this.child;
     this.child = null;
     if (c === null || c.exitCode !== null) return;
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
-    c.kill('SIGTERM');
+    c.kill(signal);
     const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(timer);
