@@ -10,12 +10,12 @@
 // final snapshot is written and the partition's series are dropped. Messages at or below the
 // offset the restored state covers are skipped, so a replayed tail is applied once.
 
-import { decodeSampleBatch } from '../../shared/codecs/index.js';
+import { BytesMap, decodeSeriesHead, scanSampleBatch, type SampleBatchVisitor } from '../../shared/codecs/index.js';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
 import {
   EVENTS_LOG, KIND_COUNTER, type AnomalyEvent, type EventKind, type ForecastPoint, type SeriesFilter, type SeriesSamples,
-  type SeriesState, type SeriesSummary, type SeriesView,
+  type Labels, type MetricKind, type SeriesState, type SeriesSummary, type SeriesView,
 } from '../../shared/model/index.js';
 import type { Bus, BusBatch, MetricPoint, MetricSink, OutgoingMessage, StateStore, Subscription } from '../../shared/ports/index.js';
 import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
@@ -175,21 +175,45 @@ export class DetectorService implements SeriesView {
   /** Decodes one message and runs its series; returns the samples scored. */
   private applyMessage(op: OwnedPartition, offset: number, value: Uint8Array, events: AnomalyEvent[]): number {
     const { telemetry, logger } = this.deps;
-    let series: SeriesSamples[];
+    const v = this.visit;
+    v.op = op;
+    v.events = events;
+    v.scored = 0;
     try {
-      series = decodeSampleBatch(value).series;
+      scanSampleBatch(value, this.visitor);
     } catch (err) {
       telemetry.errors.inc({ code: err instanceof ForeshockError ? err.code : 'FS_DETECTOR_DECODE' });
       logger.warn({ partition: op.partition, offset, err: (err as Error).message }, 'sample batch dropped');
       return 0;
+    } finally {
+      v.op = null;
+      v.events = null;
     }
-    let scored = 0;
-    for (const s of series) {
-      scored += this.processSeries(s, events, op.partition);
-      if (this.seriesLastTs > op.maxEventTs) op.maxEventTs = this.seriesLastTs;
-    }
-    return scored;
+    return v.scored;
   }
+
+  /** State of the message being applied, for the visitor. */
+  private readonly visit: { op: OwnedPartition | null; events: AnomalyEvent[] | null; scored: number } = { op: null, events: null, scored: 0 };
+  private readonly visitor: SampleBatchVisitor = {
+    series: (buf, headStart, headEnd, kind, stale, cols, at, n) => {
+      // Hashed over the series key only (it names the series; the rest follows from it), compared whole.
+      let keyEnd = headStart + 1 + buf[headStart];
+      if (buf[headStart] >= 0x80) keyEnd = headEnd;
+      if (keyEnd > headEnd) keyEnd = headEnd;
+      let id = this.heads.get(buf, headStart, headEnd, keyEnd);
+      if (id === undefined) this.heads.set(buf, headStart, headEnd, (id = { ...decodeSeriesHead(buf, headStart, headEnd), slot: -1 }), keyEnd);
+      const op = this.visit.op!;
+      // The slot the series had last time, if it still holds it: saves the key lookup.
+      const hint = id.slot >= 0 && this.table.keys[id.slot] === id.key ? id.slot : -1;
+      this.visit.scored += this.processColumns(id.key, id.labels, id.host, kind, stale, cols, at, cols, at + n, n, this.visit.events!, op.partition, hint);
+      id.slot = this.lastSlot;
+      if (this.seriesLastTs > op.maxEventTs) op.maxEventTs = this.seriesLastTs;
+    },
+  };
+  /** Series identities by the bytes ingest encodes them as: a known series costs no string. */
+  private readonly heads = new BytesMap<{ key: string; host: string; labels: Labels; slot: number }>();
+  /** Slot of the series processColumns ran last (-1: refused). */
+  private lastSlot = -1;
 
   private own(topic: string, partition: number): OwnedPartition {
     const op: OwnedPartition = {
@@ -430,28 +454,35 @@ export class DetectorService implements SeriesView {
 
   /** Runs one series' samples through the engine; returns the number scored. */
   processSeries(s: SeriesSamples, events: AnomalyEvent[], partition = -1): number {
+    return this.processColumns(s.key, s.labels, s.host, s.kind, s.stale, s.timestamps, 0, s.values, 0, s.values.length, events, partition);
+  }
+
+  /** processSeries on columns: the samples are `ts[tsAt, tsAt + n)` and `vs[vsAt, vsAt + n)`. */
+  private processColumns(
+    key: string, labels: Labels, host: string, kind: MetricKind, stale: boolean,
+    ts: Float64Array, tsAt: number, vs: Float64Array, vsAt: number, n: number, events: AnomalyEvent[], partition: number, slotHint = -1,
+  ): number {
     const { engine, table } = this;
-    let slot = table.get(s.key);
+    let slot = slotHint >= 0 ? slotHint : table.get(key);
     if (slot === undefined) {
-      if (this.overSeriesLimit(s)) {
+      if (this.overSeriesLimit(key, host, n)) {
         this.seriesLastTs = -Infinity;
+        this.lastSlot = -1;
         return 0;
       }
-      slot = engine.allocSlot(this.resolver.resolve(s.labels.__name__ ?? '', s.labels));
-      table.bind(slot, s.key, s.labels, s.host, s.kind, partition);
+      slot = engine.allocSlot(this.resolver.resolve(labels.__name__ ?? '', labels));
+      table.bind(slot, key, labels, host, kind, partition);
     } else if (table.partitions[slot] !== partition) {
       // The series now arrives on another partition (partitions were added): it moves with it.
       table.partitions[slot] = partition;
     }
-    const ts = s.timestamps;
-    const vs = s.values;
-    const counter = s.kind === KIND_COUNTER;
+    const counter = kind === KIND_COUNTER;
     let last = table.lastTs[slot];
     let raw = table.lastRaw[slot];
     let scored = 0;
-    for (let i = 0; i < vs.length; i++) {
-      const t = ts[i];
-      let x = vs[i];
+    for (let i = 0; i < n; i++) {
+      const t = ts[tsAt + i];
+      let x = vs[vsAt + i];
       if (t <= last) {
         if (t === last) this.dropped.duplicate++;
         else this.dropped.out_of_order++;
@@ -475,12 +506,13 @@ export class DetectorService implements SeriesView {
       if (engine.outBreachEvent === EVENT_FORECAST_BREACH) events.push(this.makeBreachEvent(slot, t));
       if (t - table.lastSinkTs[slot] >= this.sinkIntervalMs) this.sinkPoint(slot, t);
     }
+    this.lastSlot = slot;
     table.lastTs[slot] = last;
     table.lastRaw[slot] = raw;
     table.samples[slot] += scored;
     if (last > this.maxEventTs) this.maxEventTs = last;
     this.seriesLastTs = last;
-    if (s.stale && last > -Infinity) {
+    if (stale && last > -Infinity) {
       const code = engine.markStale(slot, last);
       if (code !== 0) events.push(this.makeEvent(slot, code, last));
     }
@@ -578,21 +610,21 @@ export class DetectorService implements SeriesView {
    * limits.seriesTotal or its host over limits.seriesPerHost is refused, its samples counted
    * as dropped, and a warning naming the host is logged at most every LIMIT_WARN_EVERY_MS.
    */
-  private overSeriesLimit(s: SeriesSamples): boolean {
+  private overSeriesLimit(key: string, host: string, samples: number): boolean {
     const { seriesPerHost, seriesTotal } = this.deps.config.limits;
     let reason: 'series_limit_total' | 'series_limit_host';
     if (seriesTotal > 0 && this.table.size >= seriesTotal) reason = 'series_limit_total';
-    else if (seriesPerHost > 0 && this.table.hostCount(s.host) >= seriesPerHost) reason = 'series_limit_host';
+    else if (seriesPerHost > 0 && this.table.hostCount(host) >= seriesPerHost) reason = 'series_limit_host';
     else return false;
-    this.dropped[reason] += s.values.length;
+    this.dropped[reason] += samples;
     this.limitRefusedSince++;
     const now = this.clock();
     if (now - this.limitWarnAt >= LIMIT_WARN_EVERY_MS) {
       this.limitWarnAt = now;
       const limit = reason === 'series_limit_total' ? `limits.seriesTotal (${seriesTotal})` : `limits.seriesPerHost (${seriesPerHost})`;
       this.deps.logger.warn(
-        { host: s.host, series: s.key, reason, hostSeries: this.table.hostCount(s.host), totalSeries: this.table.size, refusedSinceLastWarning: this.limitRefusedSince },
-        `new series of host ${s.host} refused: ${limit} reached`,
+        { host, series: key, reason, hostSeries: this.table.hostCount(host), totalSeries: this.table.size, refusedSinceLastWarning: this.limitRefusedSince },
+        `new series of host ${host} refused: ${limit} reached`,
       );
       this.limitRefusedSince = 0;
     }
@@ -706,3 +738,4 @@ function hash64(s: string): string {
   }
   return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
+

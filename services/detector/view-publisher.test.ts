@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryStateStore } from '../../shared/adapters/memory/index.js';
 import {
@@ -6,7 +7,7 @@ import {
 import { createTelemetry, silentLogger } from '../../shared/telemetry/index.js';
 import { DetectorEngine } from './engine/index.js';
 import { SeriesTable } from './series-table.js';
-import { ViewPublisher, forecastFromModel, soonest, thresholdsFromConfig } from './view-publisher.js';
+import { ViewPublisher, forecastFromModel, seriesJson, soonest, thresholdsFromConfig } from './view-publisher.js';
 import { loadConfig } from '../../shared/config/index.js';
 
 const detectorConfig = loadConfig({ env: {} }).config.detector;
@@ -155,5 +156,32 @@ describe('soonest', () => {
       const want = [...risks].sort((a, b) => a.crossing.at - b.crossing.at || (a.key < b.key ? -1 : 1)).slice(0, k);
       expect(soonest(risks, k).map((r) => r.key)).toEqual(want.map((r) => r.key));
     }
+  });
+});
+
+describe('series record JSON', () => {
+  it('is JSON.stringify of the record, non-finite numbers, escapes and crossings included', () => {
+    const n = fc.oneof(fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, -0, 1e21, 5e-324));
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('"', '\\', '\n', 'é', '\u2028'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), maxLength: 12 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('__name__', 'host', 'job'), text), { maxLength: 4 }), text,
+        fc.record({ kind: fc.constantFrom('gauge' as const, 'counter' as const), state: fc.constantFrom('warmup' as const, 'normal' as const, 'pending' as const, 'anomalous' as const, 'resolving' as const) }),
+        fc.array(n, { minLength: 12, maxLength: 12 }), fc.boolean(), fc.array(fc.tuple(n, n, fc.option(n)), { maxLength: 2 }),
+        (pairs, host, { kind, state }, x, hasModel, crossings) => {
+          const labels = sortedLabels(pairs);
+          const key = seriesKey(labels);
+          const rec: PublishedSeries = {
+            key, labels, host, kind, state, samples: x[0], lastTs: x[1], value: x[2], expected: x[3], lower: x[4], upper: x[5], score: x[6], z: x[7], trendPerS: x[8],
+            publishedAt: x[9],
+            model: hasModel ? { level: x[10], trendPerS: x[11], residualSd: x[0], stepMs: 15000, alpha: 0.5, beta: 0.1, phi: 0.98, z: 1.96 } : null,
+            crossings: crossings.map(([at, earliest, latest]) => ({ name: 'threshold', threshold: 0.9, direction: 'above' as const, at, earliest, latest })),
+          };
+          const head = `{"key":${JSON.stringify(key)},"labels":${JSON.stringify(labels)},`;
+          expect(seriesJson(head, rec)).toBe(JSON.stringify(rec));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

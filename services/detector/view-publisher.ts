@@ -43,6 +43,9 @@ interface Published {
   round: number;
   rules: readonly ThresholdRule[];
   risk: RiskEntry | null;
+  /** StateStore hash of the series' record, and the start of its JSON (`{"key":…,"labels":…,`), made once. */
+  bucket: string;
+  jsonHead: string;
 }
 
 /** The thresholds of a series, from its metric name and labels. */
@@ -137,7 +140,10 @@ export class ViewPublisher {
       let p = this.seen.get(key);
       if (p === undefined) {
         const labels = table.labels[slot]!;
-        p = { samples: -1, host: table.hosts[slot], round, rules: this.thresholdsOf(labels.__name__ ?? '', labels), risk: null };
+        p = {
+          samples: -1, host: table.hosts[slot], round, rules: this.thresholdsOf(labels.__name__ ?? '', labels), risk: null,
+          bucket: viewSeriesBucketKey(key), jsonHead: `{"key":${JSON.stringify(key)},"labels":${JSON.stringify(labels)},`,
+        };
         this.seen.set(key, p);
         addField(hostWrites, viewHostBucketKey(p.host), key, p.host);
       }
@@ -147,7 +153,7 @@ export class ViewPublisher {
         p.samples = samples;
         const rec = this.record(slot, key, p.rules, now);
         p.risk = rec.crossings.length > 0 ? riskOf(rec, rec.crossings[0]) : null;
-        addField(writes, viewSeriesBucketKey(key), key, JSON.stringify(rec));
+        addField(writes, p.bucket, key, seriesJson(p.jsonHead, rec));
         written++;
       }
       if (p.risk !== null) risks.push(p.risk);
@@ -162,7 +168,7 @@ export class ViewPublisher {
     if (this.seen.size !== visited) for (const [key, p] of this.seen) {
       if (p.round === round) continue;
       this.seen.delete(key);
-      addField(gone, viewSeriesBucketKey(key), key, '');
+      addField(gone, p.bucket, key, '');
       addField(gone, viewHostBucketKey(p.host), key, '');
     }
     for (const [bucket, fields] of writes) await store.hset(bucket, fields);
@@ -288,6 +294,24 @@ function holtModel(engine: DetectorEngine, slot: number): ForecastModel | null {
   const s = (engine as unknown as { holtSnapshot(slot: number): HoltSnapshot | null }).holtSnapshot(slot);
   if (s === null) return null;
   return { level: s.level, trendPerS: s.trendPerS, residualSd: s.residualSd, stepMs: s.stepMs, alpha: s.alpha, beta: s.beta, phi: s.phi, z: s.z };
+}
+
+/** A JSON number as JSON.stringify writes it (non-finite numbers as null). */
+function num(x: number): string {
+  return Number.isFinite(x) ? String(x) : 'null';
+}
+
+/**
+ * JSON.stringify(rec), with the key and labels part made once per series (`head`): the
+ * records of every changed series are written every round, and their strings and labels
+ * never change.
+ */
+export function seriesJson(head: string, rec: PublishedSeries): string {
+  return head
+    + `"host":${JSON.stringify(rec.host)},"kind":"${rec.kind}","state":"${rec.state}","samples":${num(rec.samples)},"lastTs":${num(rec.lastTs)}`
+    + `,"value":${num(rec.value)},"expected":${num(rec.expected)},"lower":${num(rec.lower)},"upper":${num(rec.upper)},"score":${num(rec.score)}`
+    + `,"z":${num(rec.z)},"trendPerS":${num(rec.trendPerS)},"publishedAt":${num(rec.publishedAt)}`
+    + `,"model":${rec.model === null ? 'null' : JSON.stringify(rec.model)},"crossings":${rec.crossings.length === 0 ? '[]' : JSON.stringify(rec.crossings)}}`;
 }
 
 function addField(to: Map<string, Record<string, string>>, hash: string, field: string, value: string): void {

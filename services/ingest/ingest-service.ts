@@ -4,11 +4,10 @@
 
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
-  RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, decodeWriteRequest, encodeSampleBatch, labelLimitBroken, linePointLimitBroken,
-  parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions, type LimitReason,
+  RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, linePointLimitBroken, parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions,
+  type LimitReason,
 } from '../../shared/codecs/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
-import type { SeriesSamples } from '../../shared/model/index.js';
 import type { Bus, BusBatch, OutgoingMessage, Subscription } from '../../shared/ports/index.js';
 import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
 import { Normaliser, type DropReason } from './normalise.js';
@@ -34,6 +33,7 @@ export class IngestService {
     this.normaliser = new Normaliser({
       hostLabels: deps.config.ingest.hostLabels,
       counterSuffixes: deps.config.ingest.counterSuffixes,
+      limits,
     });
   }
 
@@ -69,16 +69,13 @@ export class IngestService {
   private addRaw(value: Uint8Array, topic: string, offset: number): void {
     const raw = decodeRawPayload(value);
     if (raw.format === RAW_FORMAT_REMOTE_WRITE) {
-      const req = decodeWriteRequest(snappyDecompress(raw.body, this.deps.config.server.maxDecodedBytes), this.rwLimits);
-      // The receiver refused (and counted) these series; the body it queued still holds them.
-      const limits = this.deps.config.limits;
-      if (req.series.some((s) => labelLimitBroken(s.labels, s.labelCount, limits) !== null)) {
-        req.series = req.series.filter((s) => labelLimitBroken(s.labels, s.labelCount, limits) === null);
-      }
-      this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'exemplar' }, req.exemplars);
-      this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'histogram' }, req.histograms);
-      this.deps.telemetry.remoteWriteSkipped.inc({ kind: 'metadata' }, req.metadata.length);
-      this.normaliser.addWriteRequest(req);
+      // Series over a per-series limit are skipped: the receiver refused (and counted) them,
+      // the body it queued still holds them.
+      const req = this.normaliser.addRemoteWrite(snappyDecompress(raw.body, this.deps.config.server.maxDecodedBytes), this.rwLimits);
+      const skipped = this.deps.telemetry.remoteWriteSkipped;
+      skipped.inc({ kind: 'exemplar' }, req.exemplars);
+      skipped.inc({ kind: 'histogram' }, req.histograms);
+      skipped.inc({ kind: 'metadata' }, req.metadata);
     } else {
       this.addLineProtocol(textDecoder.decode(raw.body), raw.precision, raw.receivedAtMs, topic, offset);
     }
@@ -111,31 +108,29 @@ export class IngestService {
 
   private async publish(): Promise<void> {
     const { bus, config, telemetry } = this.deps;
-    const byHost = this.normaliser.take();
+    const batch = this.normaliser.take();
     const n = this.normaliser;
-    telemetry.samplesReceived.inc({ source: 'ingest' }, n.accepted);
+    telemetry.samplesIngested.inc(n.accepted);
     n.accepted = 0;
     for (const reason of Object.keys(this.reported) as DropReason[]) {
       const d = n.dropped[reason] - this.reported[reason];
       if (d > 0) telemetry.samplesDropped.inc({ reason }, d);
       this.reported[reason] = n.dropped[reason];
     }
-    if (byHost.size === 0) return;
+    if (batch.hosts.length === 0) return;
     // One message per partition, not per host: all hosts the topic routes to one partition share
     // a batch (a host's series still all land in its own partition, in order), which cuts the
     // per-message cost of producing and consuming by the hosts-per-partition factor.
     const topic = config.bus.topicSamples;
-    const hosts = [...byHost.keys()];
-    const partitions = await bus.keyPartitions(topic, hosts);
-    const byPartition = new Map<number, SeriesSamples[]>();
-    for (let i = 0; i < hosts.length; i++) {
-      const series = byHost.get(hosts[i])!;
-      const into = byPartition.get(partitions[i]);
-      if (into === undefined) byPartition.set(partitions[i], series);
-      else for (const s of series) into.push(s);
+    const partitions = await bus.keyPartitions(topic, batch.hosts);
+    const byPartition = new Map<number, number[]>();
+    for (let h = 0; h < partitions.length; h++) {
+      const into = byPartition.get(partitions[h]);
+      if (into === undefined) byPartition.set(partitions[h], [h]);
+      else into.push(h);
     }
     const messages: OutgoingMessage[] = [];
-    for (const [partition, series] of byPartition) messages.push({ key: null, partition, value: encodeSampleBatch({ series }) });
+    for (const [partition, hosts] of byPartition) messages.push({ key: null, partition, value: batch.encode(hosts) });
     await bus.send(topic, messages);
   }
 

@@ -7,9 +7,9 @@ import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
-  RAW_FORMAT_LINE_PROTOCOL, RAW_FORMAT_REMOTE_WRITE, decodeWriteRequest, describeLabelLimit, describeLinePointLimit, encodeRawPayload,
-  labelLimitBroken, linePointLimitBroken, parseLineProtocol, snappyDecompress, tooManySamples, tooManySeries, type LimitReason,
-  type RawPrecision,
+  RAW_FORMAT_LINE_PROTOCOL, RAW_FORMAT_REMOTE_WRITE, decodeLabels, describeLabelLimit, describeLinePointLimit, encodeRawPayload,
+  labelLimitBroken, labelsWithinBytes, linePointLimitBroken, parseLineProtocol, scanWriteRequest, snappyDecompress, tooManySamples,
+  tooManySeries, type LimitReason, type RawPrecision, type WriteRequestVisitor,
 } from '../../shared/codecs/index.js';
 import { BadRequestError, ForeshockError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError } from '../../shared/errors/index.js';
 import type { Bus } from '../../shared/ports/index.js';
@@ -86,28 +86,19 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
       const body = bodyOf(req);
       if (body.length === 0) throw new BadRequestError('FS_RW_EMPTY', 'empty body: expected a snappy-compressed WriteRequest');
       const decoded = snappyDecompress(body, config.server.maxDecodedBytes);
-      const request = decodeWriteRequest(decoded, rwLimits);
+      // Validated without building the request: labels are decoded only when their byte
+      // lengths say a per-series limit may be broken.
+      const check = new SeriesLimitCheck(limits, rwLimits.maxLabelsPerSeries);
+      const request = scanWriteRequest(decoded, rwLimits, check);
+      check.flush();
       // Series over a per-series limit are refused, the rest accepted (ingest drops the same ones).
-      let refusedSeries = 0;
-      let refusedSamples = 0;
-      let first = '';
-      let firstCode = '';
-      for (const s of request.series) {
-        const broken = labelLimitBroken(s.labels, s.labelCount, limits);
-        if (broken === null) continue;
-        refusedSeries++;
-        refusedSamples += s.values.length;
-        telemetry.samplesDropped.inc({ reason: broken }, s.values.length);
-        if (first === '') {
-          first = describeLabelLimit(broken, s.labels, s.labelCount, limits);
-          firstCode = limitCode(broken);
-        }
-      }
+      const { refusedSeries, refusedSamples, first, firstCode } = check;
+      for (const [reason, n] of check.droppedSamples) telemetry.samplesDropped.inc({ reason }, n);
       telemetry.samplesReceived.inc({ source: 'remote_write' }, request.samples - refusedSamples);
-      if (request.series.length > refusedSeries || request.metadata.length > 0) await publish(req, RAW_FORMAT_REMOTE_WRITE, 'ms', body);
+      if (request.series > refusedSeries || request.metadata > 0) await publish(req, RAW_FORMAT_REMOTE_WRITE, 'ms', body);
       if (refusedSeries > 0) {
         telemetry.requestsRejected.inc({ route: '/api/v1/write', code: firstCode });
-        const accepted = request.series.length - refusedSeries;
+        const accepted = request.series - refusedSeries;
         return reply.status(400).send({ code: firstCode, message: `${first} (${refusedSeries} series refused, ${accepted} accepted)`, refusedSeries, acceptedSeries: accepted });
       }
       return reply.status(204).send();
@@ -211,4 +202,52 @@ function bodyOf(req: FastifyRequest): Buffer {
   if (b === undefined || b === null) return Buffer.alloc(0);
   if (!Buffer.isBuffer(b)) throw new BadRequestError('FS_BODY', 'unexpected body type');
   return b;
+}
+
+/** Visits a remote-write body's series and counts those over a per-series limit (and their samples). */
+class SeriesLimitCheck implements WriteRequestVisitor {
+  refusedSeries = 0;
+  refusedSamples = 0;
+  /** The first refused series: its message and error code. */
+  first = '';
+  firstCode = '';
+  readonly droppedSamples = new Map<LimitReason, number>();
+  private current: LimitReason | null = null;
+  private currentSamples = 0;
+  private readonly pairs: [string, string][] = [];
+
+  constructor(
+    private readonly limits: ForeshockConfig['limits'],
+    private readonly maxLabels: number,
+  ) {}
+
+  metadata(): void {}
+
+  series(buf: Uint8Array, start: number, end: number): void {
+    this.flush();
+    const limits = this.limits;
+    if (labelsWithinBytes(buf, start, end, limits.labelsPerSeries, limits.labelNameLength, limits.labelValueLength)) return;
+    const count = decodeLabels(buf, start, end, this.maxLabels, this.pairs);
+    const broken = labelLimitBroken(this.pairs, count, limits);
+    if (broken === null) return;
+    this.current = broken;
+    this.refusedSeries++;
+    if (this.first === '') {
+      this.first = describeLabelLimit(broken, this.pairs, count, limits);
+      this.firstCode = limitCode(broken);
+    }
+  }
+
+  sample(): void {
+    if (this.current !== null) this.currentSamples++;
+  }
+
+  /** Books the samples of the refused series visited last. */
+  flush(): void {
+    if (this.current === null) return;
+    this.refusedSamples += this.currentSamples;
+    this.droppedSamples.set(this.current, (this.droppedSamples.get(this.current) ?? 0) + this.currentSamples);
+    this.current = null;
+    this.currentSamples = 0;
+  }
 }

@@ -4,9 +4,12 @@
 export { snappyCompress, snappyDecompress, snappyMaxCompressedLength, snappyUncompressedLength } from './snappy.js';
 export { ProtoReader, ProtoWriter } from './protobuf.js';
 export {
+  decodeLabels,
   decodeWriteRequest,
   encodeWriteRequest,
+  scanWriteRequest,
   isStaleMarker,
+  labelsWithinBytes,
   METRIC_TYPES,
   STALE_NAN,
   STALE_NAN_BITS,
@@ -16,6 +19,8 @@ export {
   type RemoteWriteSeries,
   type WriteRequest,
   type WriteRequestInput,
+  type WriteRequestTotals,
+  type WriteRequestVisitor,
 } from './remote-write.js';
 export * from './raw-envelope.js';
 export {
@@ -29,10 +34,14 @@ export {
   type ParseResult,
   type Precision,
 } from './line-protocol.js';
-export { decodeSampleBatch, encodeSampleBatch, SAMPLE_BATCH_VERSION, type DecodeSampleBatchOptions } from './sample-batch.js';
+export {
+  decodeSampleBatch, decodeSeriesHead, encodeSampleBatch, encodeSampleBatchColumns, encodeSeriesHead, scanSampleBatch, SAMPLE_BATCH_VERSION,
+  type DecodeSampleBatchOptions, type SampleBatchColumns, type SampleBatchVisitor,
+} from './sample-batch.js';
 export * from './nab-csv.js';
 export * from './limits.js';
 export { lz4FrameCompress, lz4FrameDecompress } from './lz4-frame.js';
 export { isXerialSnappy, xerialSnappyCompress, xerialSnappyDecompress } from './xerial-snappy.js';
 export { zstdCompressStored, zstdDecompress } from './zstd.js';
 export { xxhash32 } from './xxhash32.js';
+export { BytesMap, hashBytes, type BytesMapOptions } from './bytes-map.js';

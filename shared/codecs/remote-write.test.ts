@@ -3,15 +3,21 @@ import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../errors/index.js';
 import { ProtoWriter, WIRE_FIXED32, WIRE_FIXED64, WIRE_LEN, WIRE_START_GROUP, WIRE_END_GROUP, WIRE_VARINT } from './protobuf.js';
 import {
+  decodeLabels,
   decodeWriteRequest,
   encodeWriteRequest,
+  scanWriteRequest,
   isStaleMarker,
+  labelsWithinBytes,
   METRIC_TYPES,
   STALE_NAN,
   STALE_NAN_BITS,
+  type DecodeWriteRequestOptions,
   type RemoteWriteMetadata,
+  type WriteRequest,
 } from './remote-write.js';
 import { snappyCompress, snappyDecompress } from './snappy.js';
+import { labelLimitBroken } from './limits.js';
 
 function bitsOf(v: number): bigint {
   // Not `new Float64Array([v])`: V8 sets the quiet bit of a signalling NaN stored in a JS array.
@@ -205,5 +211,140 @@ describe('remote-write WriteRequest', () => {
     // TimeSeries{ Label{name:"a"}, Sample{}, Sample{value:-0, timestamp:-1} }
     expect(Buffer.from(bytes).toString('hex')).toBe('0a1d' + '0a030a0161' + '1200' + '1214' + '090000000000000080' + '10ffffffffffffffffff01');
     expect(() => encodeWriteRequest({ series: [{ labels: [], timestamps: [1], values: [] }] })).toThrow(/1 timestamps but 0 values/);
+  });
+});
+
+/** What scanWriteRequest reports, rebuilt into decodeWriteRequest's shape (labels through decodeLabels). */
+type ScannedSeries = { labels: [string, string][]; labelCount: number; timestamps: number[]; values: number[]; bits: bigint[]; contiguous: boolean };
+
+function scanned(buf: Uint8Array, options?: DecodeWriteRequestOptions): { req: Omit<WriteRequest, 'series'> & { series: ScannedSeries[] } } {
+  const series: ScannedSeries[] = [];
+  let metadata: RemoteWriteMetadata[] = [];
+  const totals = scanWriteRequest(buf, options, {
+    metadata: (list) => {
+      expect(series.length).toBe(0);
+      metadata = list;
+    },
+    series: (b, start, end, contiguous) => {
+      const labels: [string, string][] = [];
+      const labelCount = decodeLabels(b, start, end, options?.maxLabelsPerSeries ?? Infinity, labels);
+      series.push({ labels, labelCount, timestamps: [], values: [], bits: [], contiguous });
+    },
+    sample: (ts, v) => {
+      series[series.length - 1].timestamps.push(ts);
+      // Bits taken here: a NaN stored in a JS array may get its quiet bit set.
+      series[series.length - 1].values.push(v);
+      series[series.length - 1].bits.push(bitsOf(v));
+    },
+  });
+  expect(totals.series).toBe(series.length);
+  expect(totals.metadata).toBe(metadata.length);
+  return { req: { series, metadata, samples: totals.samples, exemplars: totals.exemplars, histograms: totals.histograms } };
+}
+
+function outcome(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    return `${(e as BadRequestError).code}`;
+  }
+}
+
+describe('remote-write scan (the decoder without building the request)', () => {
+  it('sees what decodeWriteRequest decodes: label sets, samples bit for bit, metadata, totals', () => {
+    fc.assert(
+      fc.property(fc.array(seriesArb, { maxLength: 12 }), fc.array(metadataArb, { maxLength: 4 }), fc.integer({ min: 1, max: 10 }), (series, metadata, maxLabels) => {
+        const buf = encodeWriteRequest({ series, metadata });
+        const want = decodeWriteRequest(buf, { maxLabelsPerSeries: maxLabels });
+        const { req } = scanned(buf, { maxLabelsPerSeries: maxLabels });
+        expect(req.metadata).toEqual(want.metadata);
+        expect([req.samples, req.exemplars, req.histograms]).toEqual([want.samples, want.exemplars, want.histograms]);
+        expect(req.series.length).toBe(want.series.length);
+        for (let i = 0; i < want.series.length; i++) {
+          const g = req.series[i];
+          const w = want.series[i];
+          expect(g.contiguous).toBe(true);
+          expect(g.labels).toEqual(w.labels);
+          expect(g.labelCount).toBe(w.labelCount);
+          expect(g.timestamps).toEqual(Array.from(w.timestamps));
+          expect(g.bits).toEqual(Array.from(w.values, bitsOf));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives the same label bytes for the same series sent again, and the whole series when labels are interleaved', () => {
+    const one = { labels: [['__name__', 'up'], ['job', 'node']] as [string, string][], timestamps: [1], values: [1] };
+    const buf = encodeWriteRequest({ series: [one, { ...one, timestamps: [2], values: [2] }] });
+    const ranges: string[] = [];
+    scanWriteRequest(buf, undefined, { metadata: () => undefined, series: (b, s, e) => void ranges.push(Buffer.from(b.subarray(s, e)).toString('hex')), sample: () => undefined });
+    expect(ranges[0]).toBe(ranges[1]);
+    expect(ranges[0]).toBe(Buffer.from(encodeWriteRequest({ series: [{ labels: one.labels, timestamps: [], values: [] }] }).subarray(2)).toString('hex'));
+    // TimeSeries { Label, Sample, Label }: not one run of labels.
+    const w = new ProtoWriter();
+    w.fork();
+    w.fork().tag(1, WIRE_LEN).string('__name__').tag(2, WIRE_LEN).string('up').join(1);
+    w.fork().tag(1, WIRE_FIXED64).double(5).join(2);
+    w.fork().tag(1, WIRE_LEN).string('job').tag(2, WIRE_LEN).string('x').join(1);
+    w.join(1);
+    const { req } = scanned(w.finish());
+    expect(req.series[0]).toMatchObject({ contiguous: false, labels: [['__name__', 'up'], ['job', 'x']], values: [5] });
+  });
+
+  it('refuses what decodeWriteRequest refuses, with the same kind of error', () => {
+    const good = encodeWriteRequest({
+      series: [{ labels: [['__name__', 'up'], ['job', 'node']], timestamps: [1_700_000_000_000, 1_700_000_015_000], values: [1, 2] }],
+      metadata: [{ type: 'gauge', family: 'up', help: 'h', unit: '' }],
+    });
+    for (let cut = 1; cut < good.length; cut++) {
+      const b = good.subarray(0, cut);
+      expect(outcome(() => scanned(b))).toBe(outcome(() => decodeWriteRequest(b)));
+    }
+    const limits = { maxSeries: 1, maxSamples: 1 };
+    expect(outcome(() => scanned(encodeWriteRequest({ series: [{ labels: [], timestamps: [], values: [] }, { labels: [], timestamps: [], values: [] }] }), limits))).toBe('FS_LIMIT_SERIES');
+    expect(outcome(() => scanned(good, limits))).toBe('FS_LIMIT_SAMPLES');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (junk) => {
+        const want = outcome(() => decodeWriteRequest(junk));
+        const got = outcome(() => scanned(junk));
+        // Bytes with several faults may be refused for another of them: refusal itself must agree.
+        expect(got === 'ok').toBe(want === 'ok');
+        if (got !== 'ok') expect(got).toBe('FS_RW_PROTO');
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('labelsWithinBytes (the receiver\'s limit check without strings)', () => {
+  it('says within only for label sets no per-series limit refuses, and never misses one in plain ASCII', () => {
+    fc.assert(
+      fc.property(seriesArb, fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 40 }), (series, maxLabels, maxName, maxValue) => {
+        const buf = encodeWriteRequest({ series: [series] });
+        const start = 2 + (buf[1] >= 0x80 ? 1 : 0);
+        const within = labelsWithinBytes(buf, start, buf.length, maxLabels, maxName, maxValue);
+        const pairs: [string, string][] = [];
+        const count = decodeLabels(buf, start, buf.length, maxLabels, pairs);
+        const limits = { samplesPerRequest: 1e9, seriesPerRequest: 1e9, labelsPerSeries: maxLabels, labelNameLength: maxName, labelValueLength: maxValue };
+        const broken = labelLimitBroken(pairs, count, limits);
+        if (within) expect(broken).toBeNull();
+        const ascii = series.labels.every(([k, v]) => /^[\x00-\x7f]*$/.test(k + v));
+        if (ascii) expect(within).toBe(broken === null);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('refuses malformed labels as decodeLabels does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 60 }), (junk) => {
+        const a = outcome(() => labelsWithinBytes(junk, 0, junk.length, 100, 1000, 1000));
+        const b = outcome(() => decodeLabels(junk, 0, junk.length, 100, []));
+        expect(a).toBe(b);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -130,10 +130,9 @@ export function decodeWriteRequest(buf: Uint8Array, options?: DecodeWriteRequest
   let histograms = 0;
   while (r.pos < r.end) {
     const at = r.pos;
-    const tag = r.uint32();
+    const tag = readTag(r);
     const field = tag >>> 3;
     const wt = tag & 7;
-    if (field === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${at}`);
     if (field === 1) {
       if (wt !== WIRE_LEN) throw wrongWireType('WriteRequest', 'timeseries', wt, at);
       if (series.length >= maxSeries) throw tooManySeries(maxSeries);
@@ -144,14 +143,19 @@ export function decodeWriteRequest(buf: Uint8Array, options?: DecodeWriteRequest
       histograms += s.histograms;
       series.push(s);
     } else if (field === 3) {
-      if (wt !== WIRE_LEN) throw wrongWireType('WriteRequest', 'metadata', wt, at);
-      const start = r.lengthDelimited();
-      metadata.push(decodeMetadata(r, start, r.pos));
+      readMetadataField(r, wt, at, metadata);
     } else {
       r.skip(wt, field);
     }
   }
   return { series, metadata, samples, exemplars, histograms };
+}
+
+/** A WriteRequest metadata field (number 3, wire type `wt`, tag at `at`), decoded into `out`. */
+function readMetadataField(r: ProtoReader, wt: number, at: number, out: RemoteWriteMetadata[]): void {
+  if (wt !== WIRE_LEN) throw wrongWireType('WriteRequest', 'metadata', wt, at);
+  const start = r.lengthDelimited();
+  out.push(decodeMetadata(r, start, r.pos));
 }
 
 function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chunks, samplesBefore: number, maxSamples: number, maxLabels: number): RemoteWriteSeries {
@@ -185,54 +189,16 @@ function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chu
     if (field === 2) {
       if (wt !== WIRE_LEN) throw wrongWireType('TimeSeries', 'samples', wt, at);
       const sStart = r.lengthDelimited();
-      const sEnd = r.pos;
-      r.pos = sStart;
-      r.end = sEnd;
-      let value = 0;
-      let ts = 0;
-      while (r.pos < sEnd) {
-        const fat = r.pos;
-        const stag = r.uint32();
-        if (stag === ((1 << 3) | WIRE_FIXED64)) {
-          value = r.double();
-        } else if (stag === ((2 << 3) | WIRE_VARINT)) {
-          ts = r.int64();
-        } else {
-          const sf = stag >>> 3;
-          if (sf === 1 || sf === 2) throw wrongWireType('Sample', sf === 1 ? 'value' : 'timestamp', stag & 7, fat);
-          if (sf === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${fat}`);
-          r.skip(stag & 7, sf);
-        }
-      }
-      r.end = end;
-      timestamps[k] = ts;
-      values[k] = value;
+      readSample(r, sStart, r.pos, end);
+      timestamps[k] = sampleTs;
+      values[k] = sampleValue;
       k++;
     } else if (field === 1) {
       if (wt !== WIRE_LEN) throw wrongWireType('TimeSeries', 'labels', wt, at);
       const lStart = r.lengthDelimited();
       const lEnd = r.pos;
       if (++labelCount > maxLabels) continue;
-      r.pos = lStart;
-      r.end = lEnd;
-      let name = '';
-      let value = '';
-      while (r.pos < lEnd) {
-        const fat = r.pos;
-        const ltag = r.uint32();
-        const lf = ltag >>> 3;
-        if (lf === 1 || lf === 2) {
-          if ((ltag & 7) !== WIRE_LEN) throw wrongWireType('Label', lf === 1 ? 'name' : 'value', ltag & 7, fat);
-          const s = r.lengthDelimited();
-          if (lf === 1) name = decodeUtf8(buf, s, r.pos);
-          else value = decodeUtf8(buf, s, r.pos);
-        } else {
-          if (lf === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${fat}`);
-          r.skip(ltag & 7, lf);
-        }
-      }
-      r.end = end;
-      labels.push([name, value]);
+      labels.push(readLabel(r, buf, lStart, lEnd, end));
     } else if (field === 3) {
       exemplars++;
       r.skip(wt, field);
@@ -246,6 +212,86 @@ function decodeSeries(r: ProtoReader, start: number, end: number, chunks: F64Chu
   r.end = outerEnd;
   r.pos = end;
   return { labels, timestamps, values, exemplars, histograms, labelCount };
+}
+
+/** The next field's tag (field number `tag >>> 3`, wire type `tag & 7`); throws on field number 0. */
+function readTag(r: ProtoReader): number {
+  const at = r.pos;
+  const tag = r.uint32();
+  if (tag >>> 3 === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${at}`);
+  return tag;
+}
+
+/** What readSample read last: module variables, so a sample costs no allocation. */
+let sampleTs = 0;
+let sampleValue = 0;
+
+/**
+ * One Sample message at [sStart, sEnd) into sampleTs / sampleValue (0 when a field is
+ * missing); leaves the reader after it, bounded by `end` (the enclosing TimeSeries) again.
+ */
+function readSample(r: ProtoReader, sStart: number, sEnd: number, end: number): void {
+  r.pos = sStart;
+  r.end = sEnd;
+  let value = 0;
+  let ts = 0;
+  while (r.pos < sEnd) {
+    const fat = r.pos;
+    const stag = r.uint32();
+    if (stag === ((1 << 3) | WIRE_FIXED64)) {
+      value = r.double();
+    } else if (stag === ((2 << 3) | WIRE_VARINT)) {
+      ts = r.int64();
+    } else {
+      const sf = stag >>> 3;
+      if (sf === 1 || sf === 2) throw wrongWireType('Sample', sf === 1 ? 'value' : 'timestamp', stag & 7, fat);
+      if (sf === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${fat}`);
+      r.skip(stag & 7, sf);
+    }
+  }
+  r.end = end;
+  sampleTs = ts;
+  sampleValue = value;
+}
+
+/**
+ * One Label message at buf[lStart, lEnd) as [name, value] (missing fields are ''); leaves the
+ * reader after it, bounded by `end` (the enclosing TimeSeries) again.
+ */
+function readLabel(r: ProtoReader, buf: Uint8Array, lStart: number, lEnd: number, end: number): [string, string] {
+  r.pos = lStart;
+  r.end = lEnd;
+  let name = '';
+  let value = '';
+  for (let f = nextLabelPart(r, lEnd); f !== 0; f = nextLabelPart(r, lEnd)) {
+    if (f === 1) name = decodeUtf8(buf, partStart, r.pos);
+    else value = decodeUtf8(buf, partStart, r.pos);
+  }
+  r.end = end;
+  return [name, value];
+}
+
+/** Where the bytes of the part nextLabelPart returned start (they end at the reader's position). */
+let partStart = 0;
+
+/**
+ * Moves past the next name (returns 1) or value (2) field of a Label message ending at `lEnd`,
+ * skipping unknown fields; its bytes are [partStart, r.pos). 0 when none is left.
+ */
+function nextLabelPart(r: ProtoReader, lEnd: number): number {
+  while (r.pos < lEnd) {
+    const fat = r.pos;
+    const ltag = r.uint32();
+    const lf = ltag >>> 3;
+    if (lf === 1 || lf === 2) {
+      if ((ltag & 7) !== WIRE_LEN) throw wrongWireType('Label', lf === 1 ? 'name' : 'value', ltag & 7, fat);
+      partStart = r.lengthDelimited();
+      return lf;
+    }
+    if (lf === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${fat}`);
+    r.skip(ltag & 7, lf);
+  }
+  return 0;
 }
 
 function decodeMetadata(r: ProtoReader, start: number, end: number): RemoteWriteMetadata {
@@ -325,4 +371,207 @@ export function encodeWriteRequest(req: WriteRequestInput): Uint8Array {
     w.join(3);
   }
   return w.finish();
+}
+
+/** What `scanWriteRequest` hands its caller, in wire order. */
+export interface WriteRequestVisitor {
+  /** The request's metadata, once, before its first series (not called when there is none). */
+  metadata(list: RemoteWriteMetadata[]): void;
+  /**
+   * A timeseries begins. Its Label fields are in `buf[labelsStart, labelsEnd)`. When
+   * `contiguous`, the range holds those fields and nothing else, exactly as sent (the same
+   * series sent the same way gives the same bytes: a key for caching what the labels mean);
+   * otherwise labels are interleaved with other fields and the range is the whole TimeSeries.
+   * Either way `decodeLabels` reads them. Nothing in the range has been checked yet beyond the
+   * field framing: `decodeLabels` checks the Label messages as `decodeWriteRequest` does.
+   */
+  series(buf: Uint8Array, labelsStart: number, labelsEnd: number, contiguous: boolean): void;
+  /** One sample of the series begun last, in wire order. */
+  sample(timestampMs: number, value: number): void;
+}
+
+/** Totals of a scanned request. */
+export interface WriteRequestTotals {
+  series: number;
+  samples: number;
+  exemplars: number;
+  histograms: number;
+  metadata: number;
+}
+
+/**
+ * Walk a snappy-decompressed remote-write body without building it: the visitor sees the
+ * metadata, then every series' label bytes and samples, and no string or array is made per
+ * series. Refuses what `decodeWriteRequest` refuses, with the same errors (the series before
+ * the faulty field have been visited by then: a caller keeping state must undo them).
+ */
+export function scanWriteRequest(buf: Uint8Array, options: DecodeWriteRequestOptions | undefined, visitor: WriteRequestVisitor): WriteRequestTotals {
+  const maxSeries = options?.maxSeries ?? Infinity;
+  const maxSamples = options?.maxSamples ?? Infinity;
+  const r = new ProtoReader(buf);
+  // Pass one, over the top-level fields only: metadata first (series kinds may depend on it),
+  // and where the first error is, to raise it where decodeWriteRequest would.
+  const metadata: RemoteWriteMetadata[] = [];
+  let failAt = -1;
+  let failure: unknown = null;
+  try {
+    while (r.pos < r.end) {
+      const at = r.pos;
+      failAt = at;
+      const tag = readTag(r);
+      const field = tag >>> 3;
+      const wt = tag & 7;
+      if (field === 1) {
+        if (wt !== WIRE_LEN) throw wrongWireType('WriteRequest', 'timeseries', wt, at);
+        r.lengthDelimited();
+      } else if (field === 3) {
+        readMetadataField(r, wt, at, metadata);
+      } else {
+        r.skip(wt, field);
+      }
+    }
+    failAt = -1;
+  } catch (err) {
+    failure = err;
+  }
+  if (failure === null && metadata.length > 0) visitor.metadata(metadata);
+  const totals: WriteRequestTotals = { series: 0, samples: 0, exemplars: 0, histograms: 0, metadata: metadata.length };
+  r.pos = 0;
+  r.end = buf.length;
+  while (r.pos < r.end) {
+    if (r.pos === failAt) throw failure;
+    const tag = r.uint32();
+    if (tag >>> 3 !== 1) {
+      r.skip(tag & 7, tag >>> 3);
+      continue;
+    }
+    if (totals.series >= maxSeries) throw tooManySeries(maxSeries);
+    const start = r.lengthDelimited();
+    scanSeries(r, start, r.pos, totals, maxSamples, visitor);
+    totals.series++;
+  }
+  if (failure !== null) throw failure;
+  return totals;
+}
+
+function scanSeries(r: ProtoReader, start: number, end: number, totals: WriteRequestTotals, maxSamples: number, visitor: WriteRequestVisitor): void {
+  const outerEnd = r.end;
+  r.end = end;
+  // Pass one over the field headers: count samples, find the labels and whether they are one run.
+  let count = 0;
+  let labelsStart = -1;
+  let labelsEnd = -1;
+  let contiguous = true;
+  r.pos = start;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.uint32();
+    if (tag >>> 3 === 0) throw new BadRequestError('FS_RW_PROTO', `protobuf: invalid field number 0 at byte ${at}`);
+    if (tag === ((1 << 3) | WIRE_LEN)) {
+      if (labelsStart < 0) labelsStart = at;
+      else if (labelsEnd !== at) contiguous = false;
+      r.skip(WIRE_LEN, 1);
+      labelsEnd = r.pos;
+      continue;
+    }
+    if (tag >>> 3 === 1) throw wrongWireType('TimeSeries', 'labels', tag & 7, at);
+    if (tag === ((2 << 3) | WIRE_LEN)) count++;
+    else if (tag >>> 3 === 2) throw wrongWireType('TimeSeries', 'samples', tag & 7, at);
+    r.skip(tag & 7, tag >>> 3);
+  }
+  if (totals.samples + count > maxSamples) throw tooManySamples(maxSamples);
+  if (labelsStart < 0) visitor.series(r.buf, start, start, true);
+  else if (contiguous) visitor.series(r.buf, labelsStart, labelsEnd, true);
+  else visitor.series(r.buf, start, end, false);
+  // Pass two: the samples (framing was checked above; only their own fields remain).
+  r.pos = start;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (tag === ((2 << 3) | WIRE_LEN)) {
+      const sStart = r.lengthDelimited();
+      readSample(r, sStart, r.pos, end);
+      visitor.sample(sampleTs, sampleValue);
+    } else {
+      if (field === 3) totals.exemplars++;
+      else if (field === 4) totals.histograms++;
+      r.skip(tag & 7, field);
+    }
+  }
+  totals.samples += count;
+  r.end = outerEnd;
+  r.pos = end;
+}
+
+let lastReader: ProtoReader | null = null;
+
+/** A reader over `buf[start, end)`: the last one made, when it reads the same buffer (these run once per series). */
+function readerFor(buf: Uint8Array, start: number, end: number): ProtoReader {
+  let r = lastReader;
+  if (r === null || r.buf !== buf) lastReader = r = new ProtoReader(buf, start, end);
+  r.pos = start;
+  r.end = end;
+  return r;
+}
+
+/**
+ * Moves the reader past the next Label field (TimeSeries field 1) before `end`, skipping other
+ * fields, and returns where the Label message starts (the reader is at its end); -1 when there
+ * is none left.
+ */
+function nextLabelField(r: ProtoReader, end: number): number {
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    const wt = tag & 7;
+    if (field !== 1) {
+      r.skip(wt, field);
+      continue;
+    }
+    if (wt !== WIRE_LEN) throw wrongWireType('TimeSeries', 'labels', wt, at);
+    return r.lengthDelimited();
+  }
+  return -1;
+}
+
+/**
+ * The labels among the fields in `buf[start, end)` (a range `scanWriteRequest` gave), as
+ * `decodeWriteRequest` decodes them: pairs in wire order into `out` (emptied first), at most
+ * `maxLabels` of them. Returns how many Label fields there were. Throws BadRequestError
+ * ('FS_RW_PROTO') on a malformed Label.
+ */
+export function decodeLabels(buf: Uint8Array, start: number, end: number, maxLabels: number, out: [string, string][]): number {
+  out.length = 0;
+  const r = readerFor(buf, start, end);
+  let labelCount = 0;
+  for (let lStart = nextLabelField(r, end); lStart >= 0; lStart = nextLabelField(r, end)) {
+    const lEnd = r.pos;
+    if (++labelCount > maxLabels) continue;
+    out.push(readLabel(r, buf, lStart, lEnd, end));
+  }
+  return labelCount;
+}
+
+/**
+ * Checks the Label fields among `buf[start, end)` as `decodeLabels` does (same errors), without
+ * making strings. True when there are at most `maxLabels` of them and every name and value is
+ * within `maxNameBytes` / `maxValueBytes` UTF-8 bytes: then no name or value can be longer in
+ * characters either (a character never takes fewer bytes than UTF-16 units). False says only
+ * "maybe": decode the labels to check exactly.
+ */
+export function labelsWithinBytes(buf: Uint8Array, start: number, end: number, maxLabels: number, maxNameBytes: number, maxValueBytes: number): boolean {
+  const r = readerFor(buf, start, end);
+  let labelCount = 0;
+  for (let lStart = nextLabelField(r, end); lStart >= 0; lStart = nextLabelField(r, end)) {
+    const lEnd = r.pos;
+    if (++labelCount > maxLabels) return false;
+    r.pos = lStart;
+    r.end = lEnd;
+    for (let f = nextLabelPart(r, lEnd); f !== 0; f = nextLabelPart(r, lEnd)) {
+      if (r.pos - partStart > (f === 1 ? maxNameBytes : maxValueBytes)) return false;
+    }
+    r.end = end;
+  }
+  return true;
 }

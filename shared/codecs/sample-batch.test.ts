@@ -4,7 +4,7 @@ import { BadRequestError } from '../errors/index.js';
 import { seriesKey, sortedLabels } from '../model/labels.js';
 import { KIND_COUNTER, KIND_GAUGE, type SampleBatch, type SeriesSamples } from '../model/samples.js';
 import { STALE_NAN, isStaleMarker } from './remote-write.js';
-import { decodeSampleBatch, encodeSampleBatch } from './sample-batch.js';
+import { decodeSampleBatch, decodeSeriesHead, encodeSampleBatch, encodeSampleBatchColumns, encodeSeriesHead, scanSampleBatch } from './sample-batch.js';
 
 function f64(values: number[]): Float64Array {
   const a = new Float64Array(values.length);
@@ -155,5 +155,110 @@ describe('sample batch encoding', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('sample batch from columns (identities encoded once)', () => {
+  it('writes the bytes encodeSampleBatch writes, in any series order', () => {
+    fc.assert(
+      fc.property(fc.array(seriesArb.filter((s) => !s.values.some((v) => v !== v)), { maxLength: 10 }), fc.integer(), (series, seed) => {
+        // The columns: series in one order, samples of all series in one pair of arrays.
+        const total = series.reduce((n, s) => n + s.values.length, 0);
+        const timestamps = new Float64Array(total);
+        const values = new Float64Array(total);
+        const start = new Int32Array(series.length);
+        const count = new Int32Array(series.length);
+        let at = 0;
+        series.forEach((s, i) => {
+          start[i] = at;
+          count[i] = s.values.length;
+          timestamps.set(s.timestamps, at);
+          values.set(s.values, at);
+          at += s.values.length;
+        });
+        const cols = {
+          heads: series.map((s) => encodeSeriesHead(s.key, s.host, s.labels)),
+          kinds: Uint8Array.from(series, (s) => s.kind),
+          stale: Uint8Array.from(series, (s) => (s.stale ? 1 : 0)),
+          start, count, timestamps, values,
+        };
+        const order = series.map((_, i) => i);
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = Math.abs(seed + i * 7919) % (i + 1);
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+        const want = encodeSampleBatch({ series: order.map((i) => series[i]) });
+        expect(Buffer.from(encodeSampleBatchColumns(cols, Int32Array.from(order))).toString('hex')).toBe(Buffer.from(want).toString('hex'));
+        // A prefix of the order: the first n series only.
+        const n = order.length >> 1;
+        expect(Buffer.from(encodeSampleBatchColumns(cols, order, n)).toString('hex')).toBe(Buffer.from(encodeSampleBatch({ series: order.slice(0, n).map((i) => series[i]) })).toString('hex'));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('pins the layout of one series', () => {
+    const labels = sortedLabels([['__name__', 'up'], ['host', 'a"b']]);
+    const head = encodeSeriesHead(seriesKey(labels), 'a"b', labels);
+    const cols = { heads: [head], kinds: Uint8Array.of(KIND_COUNTER), stale: Uint8Array.of(1), start: Int32Array.of(0), count: Int32Array.of(1), timestamps: f64([1000]), values: f64([2.5]) };
+    const hex = Buffer.from(encodeSampleBatchColumns(cols, [0])).toString('hex');
+    // header | kind 1, stale | key up{host="a\"b"} | host | 2 labels | 1 sample, padding | ts 1000 | 2.5
+    expect(hex).toBe(
+      '0100000001000000' + '0101' + '0f' + Buffer.from('up{host="a\\"b"}').toString('hex') + '03' + Buffer.from('a"b').toString('hex') + '02'
+        + '08' + Buffer.from('__name__').toString('hex') + '02' + Buffer.from('up').toString('hex') + '04' + Buffer.from('host').toString('hex') + '03' + Buffer.from('a"b').toString('hex')
+        + '01' + '000000' + '0000000000408f40' + '0000000000000440',
+    );
+    expect(hex).toBe(Buffer.from(encodeSampleBatch({ series: [{ key: seriesKey(labels), labels, host: 'a"b', kind: KIND_COUNTER, stale: true, timestamps: f64([1000]), values: f64([2.5]) }] })).toString('hex'));
+  });
+});
+
+describe('sample batch scan (the decoder without building series)', () => {
+  function scan(buf: Uint8Array): SeriesSamples[] {
+    const out: SeriesSamples[] = [];
+    scanSampleBatch(buf, {
+      series: (b, hs, he, kind, stale, cols, at, n) => {
+        const { key, host, labels } = decodeSeriesHead(b, hs, he);
+        // The head bytes are the ones encodeSeriesHead makes for the series.
+        expect(Buffer.from(b.subarray(hs, he)).equals(Buffer.from(encodeSeriesHead(key, host, labels)))).toBe(true);
+        out.push({ key, host, labels, kind, stale, timestamps: cols.slice(at, at + n), values: cols.slice(at + n, at + 2 * n) });
+      },
+    });
+    return out;
+  }
+
+  it('sees what decodeSampleBatch decodes, bit for bit, aligned in memory or not', () => {
+    fc.assert(
+      fc.property(fc.array(seriesArb, { maxLength: 10 }), fc.integer({ min: 0, max: 7 }), (series, shift) => {
+        const buf = encodeSampleBatch({ series });
+        const moved = new Uint8Array(buf.length + shift).subarray(shift);
+        moved.set(buf);
+        expectSameBatch({ series: scan(moved) }, decodeSampleBatch(buf));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses what decodeSampleBatch refuses, with the same message, before visiting anything', () => {
+    const good = encodeSampleBatch({ series: [{ key: 'up{}', labels: sortedLabels([['__name__', 'up']]), host: 'h', kind: KIND_GAUGE, stale: false, timestamps: f64([1, 2]), values: f64([3, 4]) }] });
+    const cases = [good.subarray(0, good.length - 1), good.subarray(0, 12), Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0)];
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (junk) => void cases.push(Uint8Array.of(1, 0, 0, 0, ...junk))), { numRuns: 2000 });
+    for (const c of cases) {
+      let want = 'ok';
+      try {
+        decodeSampleBatch(c);
+      } catch (e) {
+        want = (e as Error).message;
+      }
+      let visited = 0;
+      let got = 'ok';
+      try {
+        scanSampleBatch(c, { series: () => void visited++ });
+      } catch (e) {
+        expect(e).toBeInstanceOf(BadRequestError);
+        got = (e as Error).message;
+      }
+      expect(got).toBe(want);
+      if (got !== 'ok') expect(visited).toBe(0);
+    }
   });
 });

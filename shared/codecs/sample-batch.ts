@@ -110,6 +110,101 @@ export function encodeSampleBatch(batch: SampleBatch): Uint8Array {
   return out;
 }
 
+/**
+ * The identity part of a series as `encodeSampleBatch` writes it (key, host, label count and
+ * labels, each string as varint length + UTF-8), to be made once per series and handed to
+ * `encodeSampleBatchColumns` for every batch that carries the series.
+ */
+export function encodeSeriesHead(key: string, host: string, labels: Labels): Uint8Array {
+  const keys = Object.keys(labels);
+  const kl = utf8Length(key);
+  const hl = utf8Length(host);
+  let size = varintSize(kl) + kl + varintSize(hl) + hl + varintSize(keys.length);
+  for (let j = 0; j < keys.length; j++) {
+    const nl = utf8Length(keys[j]);
+    const vl = utf8Length(labels[keys[j]]);
+    size += varintSize(nl) + nl + varintSize(vl) + vl;
+  }
+  const out = new Uint8Array(size);
+  let pos = writeVarint(out, 0, kl);
+  pos = writeUtf8(out, pos, key);
+  pos = writeVarint(out, pos, hl);
+  pos = writeUtf8(out, pos, host);
+  pos = writeVarint(out, pos, keys.length);
+  for (let j = 0; j < keys.length; j++) {
+    pos = writeVarint(out, pos, utf8Length(keys[j]));
+    pos = writeUtf8(out, pos, keys[j]);
+    const v = labels[keys[j]];
+    pos = writeVarint(out, pos, utf8Length(v));
+    pos = writeUtf8(out, pos, v);
+  }
+  return out;
+}
+
+/**
+ * Series laid out as columns, for `encodeSampleBatchColumns`: series i has the identity
+ * `heads[i]` (from `encodeSeriesHead`), kind `kinds[i]`, stale flag `stale[i]` (0 or 1) and the
+ * samples `timestamps/values[start[i], start[i] + count[i])`.
+ */
+export interface SampleBatchColumns {
+  heads: readonly Uint8Array[];
+  kinds: Uint8Array;
+  stale: Uint8Array;
+  start: Int32Array;
+  count: Int32Array;
+  timestamps: Float64Array;
+  values: Float64Array;
+}
+
+/**
+ * Encode the series `order[0..n)` of `cols`, in that order: the same bytes `encodeSampleBatch`
+ * makes for those series, without building them as objects or re-encoding their strings.
+ */
+export function encodeSampleBatchColumns(cols: SampleBatchColumns, order: ArrayLike<number>, n: number = order.length): Uint8Array {
+  const { heads, kinds, stale, start, count, timestamps, values } = cols;
+  let size = HEADER;
+  for (let i = 0; i < n; i++) {
+    const s = order[i];
+    if (kinds[s] !== KIND_GAUGE && kinds[s] !== KIND_COUNTER) throw corrupt(`series ${s}: unknown kind ${kinds[s]}`);
+    const c = count[s];
+    size += 2 + heads[s].length + varintSize(c);
+    if (c > 0) size = ((size + 7) & ~7) + 16 * c;
+  }
+  // A fresh buffer: offset 0, so 8-byte aligned positions are aligned in memory as well.
+  const out = new Uint8Array(size);
+  const f64 = LITTLE_ENDIAN ? new Float64Array(out.buffer, 0, size >>> 3) : null;
+  const view = new DataView(out.buffer);
+  out[0] = SAMPLE_BATCH_VERSION;
+  view.setUint32(4, n, true);
+  let pos = HEADER;
+  for (let i = 0; i < n; i++) {
+    const s = order[i];
+    out[pos++] = kinds[s];
+    out[pos++] = stale[s] !== 0 ? FLAG_STALE : 0;
+    out.set(heads[s], pos);
+    pos += heads[s].length;
+    const c = count[s];
+    pos = writeVarint(out, pos, c);
+    if (c === 0) continue;
+    pos = (pos + 7) & ~7;
+    const from = start[s];
+    if (f64 !== null) {
+      const at = pos >>> 3;
+      for (let k = 0; k < c; k++) {
+        f64[at + k] = timestamps[from + k];
+        f64[at + c + k] = values[from + k];
+      }
+    } else {
+      for (let k = 0; k < c; k++) {
+        view.setFloat64(pos + 8 * k, timestamps[from + k], true);
+        view.setFloat64(pos + 8 * (c + k), values[from + k], true);
+      }
+    }
+    pos += 16 * c;
+  }
+  return out;
+}
+
 export interface DecodeSampleBatchOptions {
   /**
    * Return Float64Array views into `buf` where its columns are 8-byte aligned in memory
@@ -119,19 +214,59 @@ export interface DecodeSampleBatchOptions {
   alias?: boolean;
 }
 
-/** Decode a message made by `encodeSampleBatch`. Throws BadRequestError('FS_BATCH') on corrupt input. */
+/**
+ * Decode a message made by `encodeSampleBatch`: `scanSampleBatch` (which checks the whole
+ * message first) with every series built. Throws BadRequestError('FS_BATCH') on corrupt input.
+ */
 export function decodeSampleBatch(buf: Uint8Array, options?: DecodeSampleBatchOptions): SampleBatch {
   const alias = options?.alias === true;
+  const series: SeriesSamples[] = [];
+  scanSampleBatch(buf, {
+    series(b, headStart, headEnd, kind, stale, cols, at, n) {
+      const { key, host, labels } = decodeSeriesHead(b, headStart, headEnd);
+      let timestamps: Float64Array;
+      let values: Float64Array;
+      if (alias && cols.buffer === b.buffer) {
+        // the columns are a view of the message itself (aligned, little-endian)
+        timestamps = cols.subarray(at, at + n);
+        values = cols.subarray(at + n, at + 2 * n);
+      } else {
+        const both = cols.slice(at, at + 2 * n);
+        timestamps = both.subarray(0, n);
+        values = both.subarray(n);
+      }
+      series.push({ key, labels, host, kind, timestamps, values, stale });
+    },
+  });
+  return { series };
+}
+
+/** What `scanSampleBatch` hands its caller per series. */
+export interface SampleBatchVisitor {
+  /**
+   * One series. Its identity (key, host, labels) is `buf[headStart, headEnd)`, the bytes
+   * `encodeSeriesHead` wrote (the same series always has the same bytes: a cache key; read it
+   * with `decodeSeriesHead`). Its `n` timestamps are `cols[at, at + n)` and its values
+   * `cols[at + n, at + 2n)`; `cols` is only valid during the call.
+   */
+  series(buf: Uint8Array, headStart: number, headEnd: number, kind: MetricKind, stale: boolean, cols: Float64Array, at: number, n: number): void;
+}
+
+let scanScratch = new Float64Array(1024);
+
+/**
+ * Walk a message made by `encodeSampleBatch` without building it: the whole message is checked
+ * first (the same errors as `decodeSampleBatch`, and nothing visited when it is corrupt), then
+ * every series is handed to the visitor. Returns the number of series.
+ */
+export function scanSampleBatch(buf: Uint8Array, visitor: SampleBatchVisitor): number {
   const len = buf.length;
   if (len < HEADER) throw corrupt(`${len} bytes is shorter than the ${HEADER}-byte header`);
   if (buf[0] !== SAMPLE_BATCH_VERSION) throw corrupt(`unsupported version ${buf[0]}`);
   if (buf[1] !== 0 || buf[2] !== 0 || buf[3] !== 0) throw corrupt('reserved header bytes are not zero');
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const count = view.getUint32(4, true);
-  // Every series takes at least 5 bytes: a cheap bound before allocating for `count`.
+  const count = (buf[4] | (buf[5] << 8) | (buf[6] << 16)) + buf[7] * 0x1000000;
   if (count > (len - HEADER) / 5) throw corrupt(`${count} series cannot fit in ${len} bytes`);
   let pos = HEADER;
-
   const varint = (what: string): number => {
     let r = 0;
     let shift = 0;
@@ -144,73 +279,108 @@ export function decodeSampleBatch(buf: Uint8Array, options?: DecodeSampleBatchOp
       shift += 7;
     }
   };
-  const str = (what: string): string => {
+  const skipStr = (what: string): void => {
     const n = varint(`${what} length`);
     if (n > len - pos) throw corrupt(`${what} of ${n} bytes at byte ${pos} runs past the end`);
-    const v = decodeUtf8(buf, pos, pos + n);
     pos += n;
-    return v;
   };
-
-  const series: SeriesSamples[] = new Array<SeriesSamples>(count);
+  // Pass one: structure only.
   for (let i = 0; i < count; i++) {
     if (pos + 2 > len) throw corrupt(`truncated series ${i} at byte ${pos}`);
     const kind = buf[pos++];
     const flags = buf[pos++];
     if (kind !== KIND_GAUGE && kind !== KIND_COUNTER) throw corrupt(`series ${i}: unknown kind ${kind}`);
     if ((flags & ~FLAG_STALE) !== 0) throw corrupt(`series ${i}: unknown flags ${flags}`);
-    const key = str('series key');
-    const host = str('host');
+    skipStr('series key');
+    skipStr('host');
     const nLabels = varint('label count');
     if (nLabels > (len - pos) / 2) throw corrupt(`series ${i}: ${nLabels} labels cannot fit in the rest of the message`);
-    const labels: Record<string, string> = {};
     for (let j = 0; j < nLabels; j++) {
-      const name = str('label name');
-      const value = str('label value');
-      if (name === '__proto__') Object.defineProperty(labels, name, { value, enumerable: true });
-      else labels[name] = value;
+      skipStr('label name');
+      skipStr('label value');
     }
     const n = varint('sample count');
-    let timestamps: Float64Array;
-    let values: Float64Array;
-    if (n === 0) {
-      timestamps = new Float64Array(0);
-      values = new Float64Array(0);
-    } else {
+    if (n > 0) {
       pos = (pos + 7) & ~7;
       if (n > (len - pos) / 16) throw corrupt(`series ${i}: ${n} samples run past the end of the message`);
-      [timestamps, values] = columns(buf, view, pos, n, alias);
       pos += 16 * n;
     }
-    series[i] = {
-      key,
-      labels: Object.freeze(labels) as Labels,
-      host,
-      kind: kind as MetricKind,
-      timestamps,
-      values,
-      stale: (flags & FLAG_STALE) !== 0,
-    };
   }
   if (pos !== len) throw corrupt(`${len - pos} unexpected bytes after the last series`);
-  return { series };
+  // The float columns as one Float64Array: a view when the message is 8-byte aligned in memory
+  // (and the platform little-endian), else one copy of the message into scratch.
+  let cols: Float64Array;
+  if (LITTLE_ENDIAN && buf.byteOffset % 8 === 0) {
+    cols = new Float64Array(buf.buffer, buf.byteOffset, len >>> 3);
+  } else {
+    const words = (len + 7) >>> 3;
+    if (scanScratch.length < words) scanScratch = new Float64Array(Math.max(words, scanScratch.length * 2));
+    cols = scanScratch;
+    if (LITTLE_ENDIAN) new Uint8Array(cols.buffer, 0, len).set(buf);
+    else {
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+      for (let w = 0; w + 8 <= len; w += 8) cols[w >>> 3] = view.getFloat64(w, true);
+    }
+  }
+  // Pass two: visit.
+  pos = HEADER;
+  for (let i = 0; i < count; i++) {
+    const kind = buf[pos++] as MetricKind;
+    const stale = (buf[pos++] & FLAG_STALE) !== 0;
+    const headStart = pos;
+    // (`pos += varint()` would add to the position read before the varint moved it.)
+    const kl = varint('series key');
+    pos += kl;
+    const hl = varint('host');
+    pos += hl;
+    const nLabels = varint('label count');
+    for (let j = 0; j < 2 * nLabels; j++) {
+      const sl = varint('label');
+      pos += sl;
+    }
+    const headEnd = pos;
+    const n = varint('sample count');
+    let at = 0;
+    if (n > 0) {
+      pos = (pos + 7) & ~7;
+      at = pos >>> 3;
+      pos += 16 * n;
+    }
+    visitor.series(buf, headStart, headEnd, kind, stale, cols, at, n);
+  }
+  return count;
 }
 
-function columns(buf: Uint8Array, view: DataView, pos: number, n: number, alias: boolean): [Float64Array, Float64Array] {
-  if (LITTLE_ENDIAN) {
-    const at = buf.byteOffset + pos;
-    if (alias && at % 8 === 0) {
-      return [new Float64Array(buf.buffer, at, n), new Float64Array(buf.buffer, at + 8 * n, n)];
+/** The identity bytes of one series (from `scanSampleBatch`) as strings and a frozen labels object. */
+export function decodeSeriesHead(buf: Uint8Array, start: number, end: number): { key: string; host: string; labels: Labels } {
+  let pos = start;
+  const varint = (): number => {
+    let r = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= end) throw corrupt(`truncated series identity at byte ${pos}`);
+      const b = buf[pos++];
+      r += (b & 0x7f) * 2 ** shift;
+      if (b < 0x80) return r;
+      shift += 7;
     }
-    const both = new Float64Array(2 * n);
-    new Uint8Array(both.buffer).set(buf.subarray(pos, pos + 16 * n));
-    return [both.subarray(0, n), both.subarray(n)];
+  };
+  const str = (): string => {
+    const n = varint();
+    if (n > end - pos) throw corrupt(`series identity string of ${n} bytes at byte ${pos} runs past its end`);
+    const v = decodeUtf8(buf, pos, pos + n);
+    pos += n;
+    return v;
+  };
+  const key = str();
+  const host = str();
+  const nLabels = varint();
+  const labels: Record<string, string> = {};
+  for (let j = 0; j < nLabels; j++) {
+    const name = str();
+    const value = str();
+    if (name === '__proto__') Object.defineProperty(labels, name, { value, enumerable: true });
+    else labels[name] = value;
   }
-  const t = new Float64Array(n);
-  const v = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    t[k] = view.getFloat64(pos + 8 * k, true);
-    v[k] = view.getFloat64(pos + 8 * (n + k), true);
-  }
-  return [t, v];
+  return { key, host, labels: Object.freeze(labels) as Labels };
 }

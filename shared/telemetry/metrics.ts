@@ -5,8 +5,10 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface Telemetry {
   readonly registry: Registry;
-  /** Samples accepted by a receiver or the ingest stage, by source (remote_write, influx). */
+  /** Samples accepted by a receiver, by source (remote_write, line_protocol). */
   readonly samplesReceived: Counter<'source'>;
+  /** Samples the ingest stage normalised and passed to the detectors (from receivers and Telegraf's topic). */
+  readonly samplesIngested: Counter;
   /** Samples dropped, by reason (nan, out_of_order, duplicate, bad_line, counter_first, …). */
   readonly samplesDropped: Counter<'reason'>;
   /** Requests rejected at a receiver, by route and code. */
@@ -54,7 +56,8 @@ export function createTelemetry(options: { defaultMetrics?: boolean } = {}): Tel
   const registers = [registry];
   return {
     registry,
-    samplesReceived: new Counter({ name: 'foreshock_samples_received_total', help: 'Samples accepted, by source.', labelNames: ['source'], registers }),
+    samplesReceived: new Counter({ name: 'foreshock_samples_received_total', help: 'Samples accepted by a receiver, by source (remote_write, line_protocol).', labelNames: ['source'], registers }),
+    samplesIngested: new Counter({ name: 'foreshock_samples_ingested_total', help: 'Samples the ingest stage normalised and passed to the detectors.', registers }),
     samplesDropped: new Counter({ name: 'foreshock_samples_dropped_total', help: 'Samples dropped before detection, by reason.', labelNames: ['reason'], registers }),
     requestsRejected: new Counter({ name: 'foreshock_requests_rejected_total', help: 'Write requests answered with an error, by route and error code.', labelNames: ['route', 'code'], registers }),
     remoteWriteSkipped: new Counter({ name: 'foreshock_remote_write_skipped_total', help: 'Remote-write exemplars, histograms and metadata entries decoded and skipped.', labelNames: ['kind'], registers }),

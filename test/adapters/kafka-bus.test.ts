@@ -103,6 +103,42 @@ describe.skipIf(!broker)('KafkaBus on a real broker', () => {
     expect(got.sort()).toEqual([...sent].sort());
   });
 
+  it('merges sends made while one is in flight into one request, each resolving once durable, in order per key', async () => {
+    const bus = new KafkaBus(testBusOptions(brokers));
+    made.push(bus);
+    const a = `${prefix}merge-a`;
+    const b = `${prefix}merge-b`;
+    await bus.ensureTopics([{ name: a, partitions: 2 }, { name: b, partitions: 1 }]);
+    await bus.send(a, [{ key: 'warm', value: Buffer.from('w') }]);
+    const produced = { requests: 0 };
+    const producer = (bus as unknown as { producer: { sendBatch: (...args: unknown[]) => Promise<unknown> } }).producer;
+    const sendBatch = producer.sendBatch.bind(producer);
+    producer.sendBatch = (...args: unknown[]) => {
+      produced.requests++;
+      return sendBatch(...args);
+    };
+    // 40 concurrent sends over two topics, 4 keys: far fewer produce requests than sends.
+    const sends = Array.from({ length: 40 }, (_, i) => bus.send(i % 3 === 0 ? b : a, [{ key: `k${i % 4}`, value: Buffer.from(`m${i}`) }]));
+    await Promise.all(sends);
+    expect(produced.requests).toBeGreaterThan(0);
+    expect(produced.requests).toBeLessThan(40);
+    const got: { topic: string; key: string; v: number }[] = [];
+    const sub = await bus.subscribe({
+      groupId: `${a}-g`, topics: [a, b],
+      eachBatch: async (batch) => void got.push(...batch.messages.filter((m) => m.key !== 'warm').map((m) => ({ topic: batch.topic, key: m.key!, v: Number(Buffer.from(m.value).toString().slice(1)) }))),
+    });
+    await waitFor(async () => (got.length >= 40 ? true : null), 30_000);
+    await sub.close();
+    expect(got.length).toBe(40);
+    // Per topic and key, in the order sent.
+    for (const topic of [a, b]) {
+      for (let k = 0; k < 4; k++) {
+        const seq = got.filter((g) => g.topic === topic && g.key === `k${k}`).map((g) => g.v);
+        expect(seq).toEqual([...seq].sort((x, y) => x - y));
+      }
+    }
+  });
+
   it('refuses bad options with FS_BUS_OPTIONS', () => {
     expect(() => new KafkaBus({ brokers: [] })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));
     expect(() => new KafkaBus({ brokers: ['nohost'] })).toThrow(expect.objectContaining({ code: 'FS_BUS_OPTIONS' }));

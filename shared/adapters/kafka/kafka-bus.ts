@@ -4,7 +4,7 @@
 // partition moves so state can follow a partition.
 
 import kafkajs from 'kafkajs';
-import type { Admin, Cluster, Consumer, EachBatchPayload, Kafka as KafkaClient, KafkaConfig, LogEntry, PartitionAssigner, Producer, SASLOptions } from 'kafkajs';
+import type { Admin, Cluster, Consumer, EachBatchPayload, Kafka as KafkaClient, KafkaConfig, LogEntry, Message, PartitionAssigner, Producer, SASLOptions } from 'kafkajs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { ForeshockError, UnavailableError } from '../../errors/index.js';
 import type { Bus, BusBatch, BusMessage, OutgoingMessage, SubscribeOptions, Subscription, TopicSpec } from '../../ports/index.js';
@@ -417,6 +417,11 @@ export class KafkaBus implements Bus {
   private producerReady: Promise<Producer> | null = null;
   private admin: Promise<Admin> | null = null;
   private static readonly METADATA_MAX_AGE_MS = 30_000;
+  /** Most value bytes merged into one produce request (see flushQueue). */
+  private static readonly MAX_MERGED_BYTES = 512 * 1024;
+  /** Sends waiting for the produce request in flight. */
+  private queued: { topic: string; messages: Message[]; bytes: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
   private readonly partitionCounts = new Map<string, { count: number; at: number }>();
   private readonly subscriptions = new Set<KafkaSubscription>();
   private closed = false;
@@ -496,21 +501,56 @@ export class KafkaBus implements Bus {
   async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
     this.assertOpen();
     if (messages.length === 0) return;
-    const producer = await this.getProducer();
-    const out = new Array(messages.length);
+    await this.getProducer();
+    const out: Message[] = new Array(messages.length);
+    let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       const v = m.value;
       const p = m.partition;
       if (p !== undefined && (!Number.isInteger(p) || p < 0)) throw new ForeshockError('FS_BUS_SEND', `${topic}: partition ${p} is not a partition number`);
       out[i] = { key: m.key, value: Buffer.from(v.buffer, v.byteOffset, v.byteLength), partition: p };
+      bytes += v.byteLength;
     }
-    try {
-      await producer.send({ topic, messages: out, acks: -1, compression: this.compression });
-    } catch (err) {
-      throw new UnavailableError('FS_BUS_SEND', `kafka: could not append to ${topic}: ${(err as Error).message}`, 5);
-    }
+    await new Promise<void>((resolve, reject) => {
+      this.queued.push({ topic, messages: out, bytes, resolve, reject });
+      if (!this.flushing) void this.flushQueue();
+    });
     this.stats.sent += messages.length;
+  }
+
+  /**
+   * One produce request at a time (the producer is idempotent with one request in flight);
+   * sends that arrive meanwhile wait and go out together in the next one. Under load this
+   * batches without a linger delay, and an idle bus sends at once. Each send resolves (or
+   * fails) with the request that carried its messages.
+   */
+  private async flushQueue(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queued.length > 0) {
+        // Bounded so a merged record batch stays below the broker's message.max.bytes (1 MiB by default).
+        let n = 0;
+        let bytes = 0;
+        while (n < this.queued.length && (n === 0 || bytes + this.queued[n].bytes <= KafkaBus.MAX_MERGED_BYTES)) bytes += this.queued[n++].bytes;
+        const group = this.queued.splice(0, n);
+        const byTopic = new Map<string, Message[]>();
+        for (const q of group) {
+          const into = byTopic.get(q.topic);
+          if (into === undefined) byTopic.set(q.topic, q.messages.slice());
+          else for (const m of q.messages) into.push(m);
+        }
+        try {
+          const producer = await this.getProducer();
+          await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, msgs]) => ({ topic, messages: msgs })), acks: -1, compression: this.compression });
+          for (const q of group) q.resolve();
+        } catch (err) {
+          for (const q of group) q.reject(new UnavailableError('FS_BUS_SEND', `kafka: could not append to ${q.topic}: ${(err as Error).message}`, 5));
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /**
