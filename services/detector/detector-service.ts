@@ -265,6 +265,8 @@ export class DetectorService implements SeriesView {
         this.deps.logger.warn({ partition, err: (err as Error).message }, 'final checkpoint failed; the next owner replays from the last one');
       }
       this.owned.delete(partition);
+      // Their records stay in the view for the next owner to overwrite (see release).
+      await this.publisher.release(this.table.slotsOf(partition).map((slot) => this.table.keys[slot]!));
       const dropped = this.dropSeries(partition);
       this.deps.logger.info({ partition, series: dropped, offset: op.applied }, 'partition revoked');
     }

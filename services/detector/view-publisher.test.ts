@@ -45,6 +45,35 @@ async function record(store: MemoryStateStore, key: string): Promise<PublishedSe
 }
 
 describe('ViewPublisher', () => {
+  it('leaves the records of a moved partition to its next owner, and drops those of evicted series', async () => {
+    // Worker A held three series; the partition of one moves to B, which publishes them first. A's next
+    // round must not delete B's records; a series A evicts is deleted.
+    const a = setup(3, () => 0.01);
+    const store = new MemoryStateStore();
+    const pubA = new ViewPublisher(deps(a.engine, a.table, store), { workerId: 'a' });
+    await pubA.publishNow();
+    const moved = [a.keys[0]];
+    const b = setup(1, () => 0.01, 80); // the same series, restored and further along at B
+    expect(b.keys[0]).toBe(a.keys[0]);
+    const pubB = new ViewPublisher(deps(b.engine, b.table, store), { workerId: 'b' });
+    await pubB.publishNow();
+    await pubA.release(moved);
+    for (const k of moved) {
+      const slot = a.table.get(k)!;
+      a.engine.freeSlot(slot);
+      a.table.release(slot);
+    }
+    // and A evicts another
+    const third = a.table.get(a.keys[2])!;
+    a.engine.freeSlot(third);
+    a.table.release(third);
+    await pubA.publishNow();
+    for (const k of moved) expect((await record(store, k))?.samples).toBe(80);
+    expect(await record(store, a.keys[2])).toBeNull();
+    await pubA.close();
+    await pubB.close();
+  });
+
   it('publishes a forecast model that reproduces the engine forecast to the digit', async () => {
     const { engine, table, keys } = setup(3, (i) => 0.01 * (i + 1));
     const store = new MemoryStateStore();

@@ -112,6 +112,17 @@ export class ViewPublisher {
     return run;
   }
 
+  /**
+   * Series leaving this worker with their partition: forgotten without deleting their records.
+   * The partition's next owner rewrites them, and a delete from here could land after its write
+   * (the API would lose the series until it next changes). Waits out a round in flight first, so
+   * that round cannot count them gone either; the caller drops them from the table right after.
+   */
+  async release(keys: readonly string[]): Promise<void> {
+    while (this.running !== null) await this.running;
+    for (const k of keys) this.seen.delete(k);
+  }
+
   /** Stops publishing after a last round, and takes this worker's board off the risk list. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -162,7 +173,8 @@ export class ViewPublisher {
         sliceStart = performance.now();
       }
     }
-    // Series gone from this worker (evicted, or their partition moved): drop their records.
+    // Series gone from this worker (evicted): drop their records. Series whose partition moved
+    // were released (release) and are not in `seen` any more: their next owner has them.
     const gone = new Map<string, Record<string, string>>();
     // Every series visited is in `seen`; anything more there is gone.
     if (this.seen.size !== visited) for (const [key, p] of this.seen) {
