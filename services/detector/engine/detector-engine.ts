@@ -760,8 +760,7 @@ export class DetectorEngine implements EngineOutputs {
     let mode = LT_MODE_RAW;
     let y = x;
     if (q.seasonal) {
-      const i0 = this.seasonalIndex(u8, b1, q, t);
-      const mu = i0 >= 0 ? f32[b4 + i0] : NaN;
+      const mu = this.seasonalExpectedAt(f32, u8, b4, b1, q, t);
       if (mu === mu) {
         mode = LT_MODE_DESEASONAL;
         y = x - mu;
@@ -801,8 +800,7 @@ export class DetectorEngine implements EngineOutputs {
       const ahead = (k * horizon) / 8;
       let mean = out[0] + slope * ahead;
       if (mode === LT_MODE_DESEASONAL) {
-        const i = this.seasonalIndex(u8, b1, q, t + ahead);
-        const mu = i >= 0 ? f32[b4 + i] : NaN;
+        const mu = this.seasonalExpectedAt(f32, u8, b4, b1, q, t + ahead);
         if (mu !== mu) continue;
         mean += mu;
       }
@@ -835,8 +833,7 @@ export class DetectorEngine implements EngineOutputs {
       const ahead = (k * q.forecastCapMs) / steps;
       let mean = line[0] + line[1] * ahead;
       if (mode === LT_MODE_DESEASONAL) {
-        const i = this.seasonalIndex(u8, b1, q, t + ahead);
-        const mu = i >= 0 ? f32[b4 + i] : NaN;
+        const mu = this.seasonalExpectedAt(f32, u8, b4, b1, q, t + ahead);
         if (mu !== mu) continue;
         mean += mu;
       }
