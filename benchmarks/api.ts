@@ -21,11 +21,9 @@ import { createTelemetry, silentLogger } from '../shared/telemetry/index.js';
 import { apiRoutes } from '../services/api/index.js';
 import { DetectorEngine } from '../services/detector/engine/index.js';
 import { SeriesTable, ViewPublisher, forecastFromModel } from '../services/detector/index.js';
+import { numberArg } from './support.js';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-}
+const arg = numberArg;
 const SERIES = arg('series', 1_000_000);
 const WORKERS = arg('workers', 4);
 const REQUESTS = arg('requests', 2000);

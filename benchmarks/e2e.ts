@@ -27,11 +27,9 @@ import type { AnomalyEvent } from '../shared/model/index.js';
 import { dropNamespace } from '../test/adapters/redis-namespace.js';
 import { requireService } from '../test/support/services.js';
 import { distributedEnv, metricValue, startService, type ForeshockProcess } from '../test/distributed/support/foreshock-process.js';
+import { hashNoise, numberArg } from './support.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
+const arg = numberArg;
 const CLUSTERS = arg('clusters', 265);
 const HOSTS = arg('hosts', 4);
 const METRICS = arg('metrics', 25);
@@ -66,14 +64,7 @@ interface Fleet {
   t0: number;
 }
 
-/** Deterministic noise in [-1, 1). */
-function noise(series: number, tick: number): number {
-  let h = Math.imul(series + 0x9e3779b9, 0x85ebca6b) ^ Math.imul(tick + 0x27d4eb2f, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 12;
-  return (h >>> 0) / 2 ** 31 - 1;
-}
+const noise = hashNoise;
 
 function buildFleet(prefix: string, t0: number): Fleet {
   const series: { labels: [string, string][]; host: string; metric: string; index: number }[] = [];

@@ -73,19 +73,14 @@ import { PrivateAlertmanager } from '../test/support/private-alertmanager.js';
 import { kafkaClasspath, startPrivateKafka, type PrivateKafka } from '../test/support/private-kafka.js';
 import { redisServerAvailable, startPrivateRedis, type PrivateRedis } from '../test/support/private-redis.js';
 import { freePort } from '../test/support/wait.js';
+import { hashNoise, numberArg } from './support.js';
 
 const ALL_FAULTS = ['receiver', 'ingest', 'detect', 'intervene', 'api', 'kafka', 'redis', 'alertmanager'] as const;
 type Fault = (typeof ALL_FAULTS)[number];
 type Phase = Fault | 'baseline';
 
 const argv = process.argv.slice(2);
-function arg(name: string, def: number): number {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) usage(`--${name} needs a non-negative number, got ${JSON.stringify(argv[i + 1])}`);
-  return v;
-}
+const arg = numberArg;
 function usage(msg: string): never {
   process.stderr.write(`bench:faults: ${msg}\n`);
   process.exit(2);
@@ -148,14 +143,7 @@ const STARTED = Date.now();
 
 // ---- the load: Prometheus-like remote-write shards over a fleet with scheduled anomalies ----
 
-/** Deterministic noise in [-1, 1). */
-function noise(series: number, tick: number): number {
-  let h = Math.imul(series + 0x9e3779b9, 0x85ebca6b) ^ Math.imul(tick + 0x27d4eb2f, 0xc2b2ae35);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  h ^= h >>> 12;
-  return (h >>> 0) / 2 ** 31 - 1;
-}
+const noise = hashNoise;
 
 interface Anomaly {
   phase: Phase;

@@ -26,11 +26,9 @@ import { encodeWriteRequest, snappyCompress } from '../shared/codecs/index.js';
 import { loadConfig } from '../shared/config/index.js';
 import { createLogger } from '../shared/telemetry/index.js';
 import { freePort } from '../test/support/wait.js';
+import { numberArg } from './support.js';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-};
+const arg = numberArg;
 const MEASURE_S = arg('measure', 5);
 const OVERLOAD_S = arg('overload', 25);
 const FACTOR = arg('factor', 2);
