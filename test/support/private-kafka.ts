@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { runEnvPath } from './services.js';
-import { freePort, waitFor } from './wait.js';
+import { freePort, stopChild, waitFor } from './wait.js';
 
 export interface PrivateKafka {
   /** `127.0.0.1:port` of the broker. */
@@ -110,7 +110,6 @@ export async function startPrivateKafka(classpath: string): Promise<PrivateKafka
   }
   const logPath = join(dir, 'kafka.log');
   let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
 
   const api: PrivateKafka = {
     brokers: `127.0.0.1:${port}`,
@@ -122,8 +121,7 @@ export async function startPrivateKafka(classpath: string): Promise<PrivateKafka
       });
       closeSync(fd);
       child = c;
-      exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      void exited.then(() => {
+      c.once('exit', () => {
         if (child === c) child = null;
       });
       await waitFor(async () => {
@@ -134,10 +132,7 @@ export async function startPrivateKafka(classpath: string): Promise<PrivateKafka
     async stop(signal = 'SIGTERM') {
       const c = child;
       if (c === null) return;
-      c.kill(signal);
-      const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(c, signal, 30_000);
       child = null;
     },
     output() {

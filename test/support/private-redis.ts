@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from './wait.js';
+import { freePort, stopChild, waitFor } from './wait.js';
 
 export const REDIS_SERVER_BIN = '/usr/bin/redis-server';
 
@@ -57,7 +57,6 @@ export async function startPrivateRedis(options: { appendOnly?: boolean } = {}):
   const dir = mkdtempSync(join(tmpdir(), 'foreshock-redis-'));
   const port = await freePort();
   let child: ChildProcess | null = null;
-  let exited: Promise<void> = Promise.resolve();
   let out = '';
 
   const api: PrivateRedis = {
@@ -77,8 +76,7 @@ export async function startPrivateRedis(options: { appendOnly?: boolean } = {}):
       c.stdout!.on('data', keep);
       c.stderr!.on('data', keep);
       child = c;
-      exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      void exited.then(() => {
+      c.once('exit', () => {
         if (child === c) child = null;
       });
       await waitFor(async () => {
@@ -89,10 +87,7 @@ export async function startPrivateRedis(options: { appendOnly?: boolean } = {}):
     async stop(signal = 'SIGTERM') {
       const c = child;
       if (c === null) return;
-      c.kill(signal);
-      const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await stopChild(c, signal, 10_000);
       child = null;
     },
     output: () => out,

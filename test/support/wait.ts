@@ -1,5 +1,7 @@
-// Small helpers for integration tests: polling with a deadline and free loopback ports.
+// Small helpers for integration tests: polling with a deadline, free loopback ports, and
+// stopping the servers a test started.
 
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** Poll `probe` until it returns a non-null value; fail with the last error after `timeoutMs`. */
@@ -31,4 +33,14 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Send `signal` to a child process, SIGKILL it if it is still there after `graceMs`, and resolve once it exited. */
+export async function stopChild(c: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise<void>((r) => c.once('exit', () => r()));
+  c.kill(signal);
+  const timer = setTimeout(() => c.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
 }
