@@ -13,9 +13,9 @@ import { BullMqJobQueue } from '../shared/adapters/bullmq/index.js';
 import type { Bus, JobQueue, MetricSink, StateStore } from '../shared/ports/index.js';
 import { createTelemetry, MemoryGuard, type Logger, type Telemetry } from '../shared/telemetry/index.js';
 import { apiRoutes, auditRoutes, pageRoutes, recentValuesFrom, runbookRoutes } from '../services/api/index.js';
-import { DetectorService, forecastFromModel } from '../services/detector/index.js';
-import { IngestService } from '../services/ingest/index.js';
-import { EventsConsumer, InterventionService } from '../services/intervention/index.js';
+import { DETECTOR_GROUP, DetectorService, forecastFromModel } from '../services/detector/index.js';
+import { INGEST_GROUP, IngestService } from '../services/ingest/index.js';
+import { EVENTS_GROUP, EventsConsumer, InterventionService } from '../services/intervention/index.js';
 import { receiverRoutes } from '../services/receiver/index.js';
 
 export const SERVICES = ['all', 'receiver', 'ingest', 'detect', 'intervene', 'api'] as const;
@@ -25,11 +25,27 @@ export interface RunningForeshock {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:9740 */
   url: string;
   telemetry: Telemetry;
+  /** The adapters this process runs on (in-process tools such as the backtest read from them). */
+  adapters: Adapters;
+  /**
+   * True when every stage this process runs has consumed everything on its topics and the job
+   * queue holds nothing waiting or active: what was written has been scored and acted on.
+   */
+  idle(): Promise<boolean>;
   /** Drain and stop everything; resolves when done. */
   close(): Promise<void>;
 }
 
-interface Adapters {
+/** Options of startForeshock beyond the config. */
+export interface StartOptions {
+  /**
+   * Clock of the alert lifecycle (firing and resolve holds, resend windows), ms. Default
+   * Date.now; a replay in event time passes the event clock, so holds behave as they would live.
+   */
+  clock?: () => number;
+}
+
+export interface Adapters {
   bus: Bus;
   queue: JobQueue;
   store: StateStore;
@@ -154,7 +170,7 @@ function createMetricSink(config: ForeshockConfig, logger: Logger, telemetry: Te
   });
 }
 
-export async function startForeshock(config: ForeshockConfig, logger: Logger, service: ServiceName = 'all'): Promise<RunningForeshock> {
+export async function startForeshock(config: ForeshockConfig, logger: Logger, service: ServiceName = 'all', options: StartOptions = {}): Promise<RunningForeshock> {
   if (service !== 'all' && config.bus.kind === 'memory') {
     throw new ConfigError('bus.kind', `"foreshock ${service}" runs one service alone, which needs a shared bus; with bus.kind=memory use "foreshock start"`);
   }
@@ -198,7 +214,7 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
       minFiringMs: config.alerts.minFiring,
       resolveHoldMs: config.alerts.resolveHold,
     },
-    { queue, store, logger: logger.child({ service: 'intervention' }), clock: Date.now },
+    { queue, store, logger: logger.child({ service: 'intervention' }), clock: options.clock ?? Date.now },
   );
 
   const app = createHttpServer({
@@ -286,9 +302,19 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
   logger.info({ address, service, bus: config.bus.kind, alertmanagers: config.alertmanager.url.length }, 'foreshock listening');
   const url = address.replace('[::]', '127.0.0.1').replace('0.0.0.0', '127.0.0.1');
 
+  const groups: [string, string][] = [];
+  if (runs('ingest')) groups.push([config.bus.topicRaw, INGEST_GROUP], [config.bus.topicTelegraf, INGEST_GROUP]);
+  if (runs('detect')) groups.push([config.bus.topicSamples, DETECTOR_GROUP]);
+  if (runs('intervene')) groups.push([config.bus.topicEvents, EVENTS_GROUP]);
   return {
     url,
     telemetry,
+    adapters,
+    async idle() {
+      for (const [topic, group] of groups) if ((await bus.lag(topic, group)) > 0) return false;
+      const c = await queue.counts();
+      return c.waiting === 0 && c.active === 0 && c.delayed === 0;
+    },
     async close() {
       clearInterval(queueGauge);
       await app.close();

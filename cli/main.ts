@@ -18,15 +18,28 @@ Commands:
   check-config          validate the configuration and print it (secrets masked)
   config-keys           list every configuration key with its env variable and default (--markdown)
   replay FILE.csv       run a CSV (timestamp,value) through the detector; --nab --out OUT.csv
+  backtest              replay history from Prometheus through the pipeline and report what
+                        would have paged: --prometheus URL --match SELECTOR [--match …]
+                        [--from -7d] [--to now] [--json FILE]
 
 Options:
   -c, --config FILE     YAML config file (default: env FORESHOCK_CONFIG)
   -h, --help            show this help
 `;
 
+/** `--from -7d` as users write it: node's parser takes `-7d` for an option, so join such pairs. */
+function joinRelativeTimes(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if ((argv[i] === '--from' || argv[i] === '--to') && i + 1 < argv.length && /^-\d/.test(argv[i + 1])) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
+    args: joinRelativeTimes(argv),
     allowPositionals: true,
     strict: true,
     options: {
@@ -36,6 +49,11 @@ async function main(argv: string[]): Promise<number> {
       out: { type: 'string', short: 'o' },
       'nab-dir': { type: 'string' },
       markdown: { type: 'boolean' },
+      prometheus: { type: 'string' },
+      match: { type: 'string', multiple: true },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      json: { type: 'string' },
     },
   });
   const command = positionals[0];
@@ -64,6 +82,22 @@ async function main(argv: string[]): Promise<number> {
     const file = positionals[1];
     if (!file) throw new ConfigError('replay', 'needs a FILE argument');
     return runReplay({ file, nab: values.nab ?? false, out: values.out, nabDir: values['nab-dir'], config });
+  }
+
+  if (command === 'backtest') {
+    const { runBacktest, formatBacktest, parseTimeArg, writeBacktestJson } = await import('./backtest.js');
+    if (!values.prometheus) throw new ConfigError('--prometheus', 'backtest needs the URL of a Prometheus-compatible query API');
+    const now = Date.now();
+    const report = await runBacktest({
+      prometheus: values.prometheus,
+      match: values.match && values.match.length > 0 ? values.match : ['{__name__=~".+"}'],
+      from: parseTimeArg('--from', values.from ?? '-1d', now),
+      to: parseTimeArg('--to', values.to ?? 'now', now),
+      configFile: values.config,
+    });
+    process.stdout.write(formatBacktest(report));
+    if (values.json) await writeBacktestJson(values.json, report);
+    return 0;
   }
 
   const service = (command === 'start' ? 'all' : command) as ServiceName;

@@ -1,3 +1,3 @@
-export { DetectorService, type DetectorDeps } from './detector-service.js';
+export { DetectorService, DETECTOR_GROUP, type DetectorDeps } from './detector-service.js';
 export { SeriesTable } from './series-table.js';
 export { ViewPublisher, forecastFromModel, thresholdsFromConfig, viewPublisherFor, type ThresholdsOf, type ViewPublisherOptions } from './view-publisher.js';

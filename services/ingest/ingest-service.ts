@@ -20,6 +20,8 @@ export interface IngestDeps {
 }
 
 const textDecoder = new TextDecoder();
+/** Consumer group of the ingest workers on the raw topics (the Kafka adapter prepends kafka.groupIdPrefix). */
+export const INGEST_GROUP = 'foreshock-ingest';
 
 export class IngestService {
   private readonly normaliser: Normaliser;
@@ -40,7 +42,7 @@ export class IngestService {
   async start(): Promise<void> {
     const { bus, config } = this.deps;
     this.subscription = await bus.subscribe({
-      groupId: 'foreshock-ingest',
+      groupId: INGEST_GROUP,
       topics: [config.bus.topicRaw, config.bus.topicTelegraf],
       eachBatch: (batch) => this.handleBatch(batch),
     });

@@ -16,6 +16,9 @@ export interface EventsConsumerDeps {
   onBadMessage?(): void;
 }
 
+/** Consumer group of the intervention stage on the events topic (the Kafka adapter prepends kafka.groupIdPrefix). */
+export const EVENTS_GROUP = 'foreshock-intervention';
+
 export class EventsConsumer {
   private subscription: Subscription | null = null;
 
@@ -23,7 +26,7 @@ export class EventsConsumer {
 
   async start(): Promise<void> {
     this.subscription = await this.deps.bus.subscribe({
-      groupId: 'foreshock-intervention',
+      groupId: EVENTS_GROUP,
       topics: [this.deps.topic],
       eachBatch: (batch) => this.handleBatch(batch),
     });

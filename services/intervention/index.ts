@@ -18,7 +18,7 @@ export {
 export type { AlertRecord, LifecycleResult, PostableOptions, RetiredLabels, Transition } from './alert-lifecycle.js';
 export { AlertmanagerClient, AlertmanagerError, ALERTMANAGER_CLIENT_DEFAULTS } from './alertmanager-client.js';
 export type { AlertmanagerClientOptions, AlertmanagerFailure, PostableAlert } from './alertmanager-client.js';
-export { EventsConsumer, type EventsConsumerDeps } from './events-consumer.js';
+export { EventsConsumer, EVENTS_GROUP, type EventsConsumerDeps } from './events-consumer.js';
 export { AuditLog } from './audit-log.js';
 export { Pager, PAGERDUTY_JOB, PAGERDUTY_DEAD_LETTERS, type PageJob, type PagerOptions, type PagerStats } from './pager.js';
 export {
