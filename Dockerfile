@@ -20,6 +20,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 # The web page's static files are read at run time from the sources' place.
 COPY services/api/page ./services/api/page
+# So is the shipped metric catalogue.
+COPY shared/catalogue/metrics.yaml ./shared/catalogue/metrics.yaml
 USER node
 EXPOSE 9740
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
