@@ -70,10 +70,11 @@ const {
   B_FLAGS, B_OUT_RUN, B_PROFILE, B_STATE, F_EPISODE_START, F_EW_MEAN, F_EW_VAR, F_H_LEVEL, F_H_TREND, F_LAST_TS,
   F_LAST_VALUE, F_REF, F_RES_VAR, F_S1, F_S2, F_STATE_SINCE, FLAG_LIVE, H_N, H_POS, N_MAX, RING_F32, S_DT_AVG,
   S_LAST_D2, S_LAST_Z2, W_NPOS, W_SMALL, B_FLAT_RUN, B_FLAT_MAX, H_REPEATS, B_LT_MODE, F_LT, S_LT, LT_MODE_RAW, LT_MODE_DESEASONAL, LT_PREDICTED_BIT,
+  B_SAT, F_SAT_SINCE, S_SAT_CLEAR, SAT_NONE, SAT_PENDING, SAT_ACTIVE, SAT_CLEARING,
 } = layout;
 const {
-  advanceState, resolve, EVENT_NONE, EVENT_FORECAST_BREACH, EVENT_BREACH_CLEARED, STATE_NORMAL, STATE_OPEN, STATE_PENDING,
-  STATE_RESOLVING,
+  advanceState, resolve, EVENT_NONE, EVENT_FORECAST_BREACH, EVENT_BREACH_CLEARED, EVENT_SATURATED, EVENT_SATURATION_CLEARED, STATE_NORMAL,
+  STATE_OPEN, STATE_PENDING, STATE_RESOLVING,
 } = machine;
 const BREACH_NONE = 0;
 const BREACH_PENDING = 1;
@@ -195,6 +196,11 @@ export class DetectorEngine implements EngineOutputs {
    * anomaly lifecycle; read it after every update of a profile with a breachThreshold.
    */
   outBreachEvent = 0;
+  /**
+   * Saturation event of the last sample: EVENT_NONE, EVENT_SATURATED (the value stayed at or
+   * beyond the profile's saturationThreshold for saturationFor) or EVENT_SATURATION_CLEARED.
+   */
+  outSaturationEvent = 0;
   /** Final score of the last sample when the likelihood is on (NaN: outScore derives from d²). */
   private lastFinal = NaN;
   private lkValue = NaN;
@@ -476,7 +482,10 @@ export class DetectorEngine implements EngineOutputs {
         if (run < 255) chunk.u8[b1f + B_FLAT_RUN] = ++run;
         const rep = chunk.u16[b * 4 + H_REPEATS];
         if (rep < 65_535) chunk.u16[b * 4 + H_REPEATS] = rep + 1;
-        if (run >= q.flatSamples && warm && run > 2 * chunk.u8[b1f + B_FLAT_MAX] && (rep + 1 - run) * 20 < n) {
+        // (a series constant from its first sample never qualifies: it must have varied on
+        // nearly every one of at least 2·flatSamples samples before this run)
+        const before = n - run;
+        if (run >= q.flatSamples && warm && run > 2 * chunk.u8[b1f + B_FLAT_MAX] && before >= 2 * q.flatSamples && (rep + 1 - run) * 20 < before) {
           num = q.flatD2 * den;
           flatBit = FLAT_BIT;
         }
@@ -608,6 +617,8 @@ export class DetectorEngine implements EngineOutputs {
     if (wrap) this.reanchor(f64, f32, b, b4, W);
     if (q.hasBreach) this.outBreachEvent = this.breach(f64, f32, chunk.u8, b, b4, q, tsMs, n);
     else if (this.outBreachEvent !== 0) this.outBreachEvent = 0;
+    if (q.hasSaturation) this.outSaturationEvent = saturation(f64, f32, chunk.u8, b, q, tsMs, x);
+    else if (this.outSaturationEvent !== 0) this.outSaturationEvent = 0;
 
     // -- state machine (normal and below openScore is the common case: no call, no episode)
     if (q.likelihood === 0) {
@@ -706,6 +717,8 @@ export class DetectorEngine implements EngineOutputs {
       if (seasonal !== null) predicted = seasonal || (holt && !(this.profileRise >= 0.25 * this.profileRange));
     }
     if (q.trendHorizonMs > 0 && this.longTrend(f64, f32, u8, b, b4, b1, q, t, active)) predicted = true;
+    // Already at or beyond the threshold the forecast is about: that is saturation, not a forecast.
+    if (!active && q.breachDir * (f64[b + F_LAST_VALUE] - q.breachThreshold) >= 0) predicted = false;
     switch (st) {
       case BREACH_NONE:
         if (!predicted) return EVENT_NONE;
@@ -901,6 +914,7 @@ export class DetectorEngine implements EngineOutputs {
     this.lkLazy = false;
     this.outSeasonalExpected = NaN;
     this.outBreachEvent = 0;
+    this.outSaturationEvent = q.hasSaturation ? saturation(f64, f32, chunk.u8, b, q, tsMs, x) : 0;
     this.outValue = x;
     this.outExpected = x;
     this.bandVar = 0;
@@ -965,6 +979,27 @@ export class DetectorEngine implements EngineOutputs {
     if (st !== STATE_OPEN && st !== STATE_RESOLVING) return EVENT_NONE;
     this.outFired = STALE_BIT;
     return resolve(f64, u8, b, b1);
+  }
+
+  /**
+   * The series is gone (stale marker, or evicted idle): ends what it has open besides an
+   * anomaly (see markStale): a saturation and a forecast breach. Returns their events as bits:
+   * 1 the saturation ended, 2 the forecast breach cleared.
+   */
+  endConditions(slot: number): number {
+    const t = this.table;
+    if (!t.isLive(slot)) return 0;
+    const chunk = t.chunks[slot >>> t.chunkShift];
+    const b1 = (slot & t.chunkMask) * t.strideBytes;
+    const u8 = chunk.u8;
+    let out = 0;
+    const sat = u8[b1 + B_SAT];
+    if (sat === SAT_ACTIVE || sat === SAT_CLEARING) out |= 1;
+    u8[b1 + B_SAT] = SAT_NONE;
+    const br = u8[b1 + B_BREACH];
+    if (br === BREACH_ACTIVE || br === BREACH_CLEARING) out |= 2;
+    u8[b1 + B_BREACH] = BREACH_NONE;
+    return out;
   }
 
   /** Sets the out* fields from a series' stored state (last sample, current band). */
@@ -1272,6 +1307,19 @@ export class DetectorEngine implements EngineOutputs {
     this.lkLazy = lazy === 1;
   }
 
+  /** Saturation state of a series: 'none', 'pending', 'active' or 'clearing'. */
+  saturationState(slot: number): 'none' | 'pending' | 'active' | 'clearing' {
+    const { u8, b1 } = this.locate(slot);
+    return (['none', 'pending', 'active', 'clearing'] as const)[u8[b1 + B_SAT] & 3];
+  }
+
+  /** Start (ms) of the current or last saturation of a series (read it right after a saturation event); NaN when it never had one. */
+  saturationSince(slot: number): number {
+    const { f64, b } = this.locate(slot);
+    const t = f64[b + F_SAT_SINCE];
+    return t > 0 ? t : NaN;
+  }
+
   /** Forecast-breach state of a series: 'none', 'pending', 'active' or 'clearing'. */
   breachState(slot: number): 'none' | 'pending' | 'active' | 'clearing' {
     const { u8, b1 } = this.locate(slot);
@@ -1299,6 +1347,55 @@ export class DetectorEngine implements EngineOutputs {
     }
     this.timeToThreshold(slot, q.breachThreshold, out);
   }
+}
+
+/**
+ * Saturation of a signal (its catalogue threshold): none → pending when the value is at or
+ * beyond saturationThreshold (in breachDirection) → active after saturationFor (EVENT_SATURATED);
+ * active → clearing when back on the safe side → none after saturationClear
+ * (EVENT_SATURATION_CLEARED). Needs no warm-up: a threshold means the same on the first sample.
+ */
+function saturation(f64: Float64Array, f32: Float32Array, u8: Uint8Array, b: number, q: ProfileRow, t: number, x: number): number {
+  const b1 = b * 8;
+  const st = u8[b1 + B_SAT];
+  const beyond = q.breachDir * (x - q.saturationThreshold) >= 0;
+  if (st === SAT_NONE) {
+    if (!beyond) return EVENT_NONE;
+    if (q.saturationForMs <= 0) {
+      u8[b1 + B_SAT] = SAT_ACTIVE;
+      return EVENT_SATURATED;
+    }
+    u8[b1 + B_SAT] = SAT_PENDING;
+    f64[b + F_SAT_SINCE] = t;
+    return EVENT_NONE;
+  }
+  if (st === SAT_PENDING) {
+    if (!beyond) {
+      u8[b1 + B_SAT] = SAT_NONE;
+      return EVENT_NONE;
+    }
+    if (t - f64[b + F_SAT_SINCE] < q.saturationForMs) return EVENT_NONE;
+    u8[b1 + B_SAT] = SAT_ACTIVE;
+    return EVENT_SATURATED;
+  }
+  if (st === SAT_ACTIVE) {
+    if (beyond) return EVENT_NONE;
+    if (q.saturationClearMs <= 0) {
+      u8[b1 + B_SAT] = SAT_NONE;
+      return EVENT_SATURATION_CLEARED;
+    }
+    u8[b1 + B_SAT] = SAT_CLEARING;
+    f32[b * 2 + S_SAT_CLEAR] = (t - f64[b + F_SAT_SINCE]) * 0.001;
+    return EVENT_NONE;
+  }
+  // clearing
+  if (beyond) {
+    u8[b1 + B_SAT] = SAT_ACTIVE;
+    return EVENT_NONE;
+  }
+  if (t - f64[b + F_SAT_SINCE] - 1000 * f32[b * 2 + S_SAT_CLEAR] < q.saturationClearMs) return EVENT_NONE;
+  u8[b1 + B_SAT] = SAT_NONE;
+  return EVENT_SATURATION_CLEARED;
 }
 
 /** Floor of the long score variance of the likelihood (σ ≥ 0.01), so a series that always scored 0 is not infinitely sensitive. */

@@ -66,7 +66,16 @@ export const B_FLAT_RUN = 112;
 export const B_FLAT_MAX = 113;
 /** u16 index (byte 114): samples equal to the one before, in the series' life (saturating). */
 export const H_REPEATS = 57;
-// (bytes 116–119 spare)
+/** Saturation state (SAT_* below), byte 116. */
+export const B_SAT = 116;
+export const SAT_NONE = 0;
+/** At or beyond the threshold, waiting for saturationFor before the event. */
+export const SAT_PENDING = 1;
+/** Saturation event sent. */
+export const SAT_ACTIVE = 2;
+/** Active, back on the safe side, waiting for saturationClear before the cleared event. */
+export const SAT_CLEARING = 3;
+// (bytes 117–119 spare)
 // ---- two 32-bit words at bytes 120 and 124, read and written whole by the hot loop (the
 // engine requires a little-endian host, so the u16 / u8 names below alias their parts) ----
 /** u32 index: samples accepted (low 16 bits, saturating) | next ring position (high 16 bits). */
@@ -101,6 +110,10 @@ export const F_BREACH_SINCE = 19;
 export const S_LAST_EMIT_SCORE = 40;
 /** f32 index of the long trend's f32 fields (block count, residual variance, errors, bias: LT_F32 of them). */
 export const S_LT = 41;
+/** Start of the current saturation (pending or saturated), ms (bytes 184–191). */
+export const F_SAT_SINCE = 23;
+/** f32 index (bytes 180–183): while clearing, seconds from F_SAT_SINCE to the start of the clearing. */
+export const S_SAT_CLEAR = 45;
 // ---- line 4 (bytes 192–255): the long trend's f64 fields (LT_F64 of them, long-trend.ts) ----
 export const F_LT = 24;
 /** Bytes of scalars before the ring. */

@@ -134,6 +134,15 @@ export interface DetectorParams {
   flatSamples: number;
   /** Block the long trend averages samples over (ms). */
   trendBlockMs: number;
+  /**
+   * Saturation (a signal's catalogue threshold): the series is saturated while its value is at
+   * or beyond this in breachDirection; it pages once saturated for saturationForMs. null: none.
+   */
+  saturationThreshold: number | null;
+  /** How long the value must stay saturated before the saturation event (ms). */
+  saturationForMs: number;
+  /** How long the value must stay back on the safe side before the saturation resolves (ms). */
+  saturationClearMs: number;
   /** How far back the long trend's line looks (ms: the weight of a block halves about every 0.7 of it). */
   trendWindowMs: number;
 }
@@ -184,6 +193,9 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   trendHorizonMs: 24 * 3_600_000,
   trendBlockMs: 600_000,
   trendWindowMs: 6 * 3_600_000,
+  saturationThreshold: null,
+  saturationForMs: 300_000,
+  saturationClearMs: 120_000,
 });
 
 export interface ParamProblem {
@@ -299,6 +311,11 @@ export function validateDetectorParams(p: DetectorParams): ParamProblem[] {
   int('flatSamples', 0, 127);
   range('seasonEdge', 0, 0.5, false);
   positive('trendBlockMs');
+  if (p.saturationThreshold !== null && !(typeof p.saturationThreshold === 'number' && Number.isFinite(p.saturationThreshold))) {
+    bad('saturationThreshold', `must be a finite number or null (got ${String(p.saturationThreshold)})`);
+  }
+  nonNegative('saturationForMs');
+  nonNegative('saturationClearMs');
   positive('trendWindowMs');
   if (p.trendWindowMs < 2 * p.trendBlockMs) bad('trendWindowMs', `must be at least 2 × trendBlockMs (${2 * p.trendBlockMs} ms)`);
   return out;
@@ -422,6 +439,11 @@ export class ProfileRow {
   /** Flatline run length (0: off; see DetectorParams.flatSamples) and the d² a flat sample scores. */
   readonly flatSamples: number;
   readonly flatD2: number;
+  /** Saturation: threshold (NaN: off), hold before the event, hold before it clears. */
+  readonly hasSaturation: boolean;
+  readonly saturationThreshold: number;
+  readonly saturationForMs: number;
+  readonly saturationClearMs: number;
   /** Long trend: horizon (0: off), block, weight per block λ = exp(−block/window). */
   readonly trendHorizonMs: number;
   readonly trendBlockMs: number;
@@ -495,6 +517,10 @@ export class ProfileRow {
     this.flatSamples = p.flatSamples;
     // score 0.95: (d²)² = 19·scale⁴
     this.flatD2 = Math.sqrt(19) * p.scoreScale * p.scoreScale;
+    this.hasSaturation = p.saturationThreshold !== null;
+    this.saturationThreshold = p.saturationThreshold ?? NaN;
+    this.saturationForMs = p.saturationForMs;
+    this.saturationClearMs = p.saturationClearMs;
     this.trendHorizonMs = this.hasBreach ? p.trendHorizonMs : 0;
     this.trendBlockMs = p.trendBlockMs;
     this.trendLambda = Math.exp(-p.trendBlockMs / p.trendWindowMs);

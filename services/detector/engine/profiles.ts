@@ -25,6 +25,7 @@
 // Example: `name=~node_filesystem_avail_bytes:threshold=0;direction=below;horizon=4h`,
 //          `name=~node_cpu_utili[sz]ation:threshold=0.9`, `name=~.*_latency_seconds;job=api:robust=1`.
 
+import type { MetricInfo, Saturation } from '../../../shared/catalogue/index.js';
 import { ForeshockError } from '../../../shared/errors/index.js';
 import { parseDuration } from '../../../shared/config/spec.js';
 import {
@@ -73,7 +74,8 @@ export const KIND_DEFAULTS: Readonly<Record<MetricKind, Readonly<DetectorParams>
   rate: Object.freeze(resolveDetectorParams({ likelihoodShort: 4, sdFloorRel: 0.01, holtPhi: 0.98 })),
   // Latencies are spiky (GC pauses, retries): median/MAD window, longer minimum duration, damped.
   latency: Object.freeze(resolveDetectorParams({ robust: true, minDurationMs: 60_000, sdFloorRel: 0.01, holtPhi: 0.98 })),
-  counter: Object.freeze(resolveDetectorParams({ likelihoodShort: 4, sdFloorRel: 0.01, holtPhi: 0.98 })),
+  // A counter's rate at 0 is a counter at rest, not a frozen exporter: no flatline.
+  counter: Object.freeze(resolveDetectorParams({ likelihoodShort: 4, sdFloorRel: 0.01, holtPhi: 0.98, flatSamples: 0 })),
 });
 
 /** The kind a metric name suggests (Prometheus naming conventions). */
@@ -197,13 +199,49 @@ function matches(rule: DetectorRule, name: string, labels: Readonly<Record<strin
  * own; the NAB profile is not among them: its longer window would widen every record) and maps a series to its profile index. `base` adjusts every kind (the
  * `detector` config section's global keys).
  */
+/** The detector settings a catalogue saturation model implies (forecast of its capacity, threshold state). */
+export function saturationOverrides(s: Saturation): Partial<DetectorParams> {
+  const o: Partial<DetectorParams> = {
+    breachDirection: s.direction,
+    saturationThreshold: s.threshold,
+    saturationForMs: s.forMs,
+    saturationClearMs: Math.max(60_000, s.forMs / 2),
+  };
+  if (s.capacity !== null) {
+    o.breachThreshold = s.capacity;
+    o.breachHorizonMs = s.horizonMs;
+  }
+  return o;
+}
+
+function saturationKey(kind: MetricKind, s: Saturation): string {
+  return `${kind}|${s.direction}|${s.threshold}|${s.forMs}|${s.capacity}|${s.horizonMs}`;
+}
+
 export class ProfileResolver {
   readonly profiles: readonly DetectorParams[];
   readonly rules: readonly DetectorRule[];
   private readonly ruleProfile: number[];
+  /** Profiles of catalogue saturation models, by kind and model. */
+  private readonly saturationProfile = new Map<string, number>();
 
-  constructor(rules: readonly DetectorRule[] = [], base: (p: DetectorParams) => DetectorParams = (p) => p) {
+  /**
+   * @param saturations the catalogue's saturation models with their kinds (every model a
+   *   series may resolve to must be known here: the engine's profiles are fixed at start).
+   */
+  constructor(
+    rules: readonly DetectorRule[] = [],
+    base: (p: DetectorParams) => DetectorParams = (p) => p,
+    saturations: readonly { kind: MetricKind | null; saturation: Saturation }[] = [],
+  ) {
     const profiles: DetectorParams[] = METRIC_KINDS.map((k) => base({ ...KIND_DEFAULTS[k] }));
+    for (const { kind, saturation } of saturations) {
+      const k = kind ?? 'gauge';
+      const key = saturationKey(k, saturation);
+      if (this.saturationProfile.has(key)) continue;
+      profiles.push({ ...profiles[METRIC_KINDS.indexOf(k)], ...saturationOverrides(saturation) });
+      this.saturationProfile.set(key, profiles.length - 1);
+    }
     this.ruleProfile = rules.map((r) => {
       const kindIdx = r.kind === null ? -1 : METRIC_KINDS.indexOf(r.kind);
       if (Object.keys(r.overrides).length === 0) return kindIdx; // -1: the name's kind
@@ -216,14 +254,22 @@ export class ProfileResolver {
     this.rules = rules;
   }
 
-  /** Profile index of a series (first matching rule, else its name's kind). Cold path: once per series. */
-  resolve(name: string, labels: Readonly<Record<string, string>> = {}): number {
+  /**
+   * Profile index of a series: the first matching rule, else what the catalogue says of it
+   * (`info`: its kind and saturation model), else its name's kind. Cold path: once per series.
+   */
+  resolve(name: string, labels: Readonly<Record<string, string>> = {}, info?: MetricInfo): number {
+    const kind: MetricKind = info?.kind ?? kindOfMetric(name);
     for (let i = 0; i < this.rules.length; i++) {
       if (!matches(this.rules[i], name, labels)) continue;
       const p = this.ruleProfile[i];
-      return p >= 0 ? p : this.kindIndex(kindOfMetric(name));
+      return p >= 0 ? p : this.kindIndex(kind);
     }
-    return this.kindIndex(kindOfMetric(name));
+    if (info?.saturation) {
+      const p = this.saturationProfile.get(saturationKey(info.kind ?? 'gauge', info.saturation));
+      if (p !== undefined) return p;
+    }
+    return this.kindIndex(kind);
   }
 
   kindIndex(kind: MetricKind): number {
@@ -236,6 +282,8 @@ export class ProfileResolver {
  * kind (except nab), its `rules` parsed. Build the engine with `resolver.profiles` and pick a
  * series' slot profile with `resolver.resolve(name, labels)` when the slot is allocated.
  */
-export function profileResolverFromConfig(c: DetectorConfigSection): ProfileResolver {
-  return new ProfileResolver(parseDetectorRules(c.rules ?? []), (p) => paramsFromConfig(c, p));
+export function profileResolverFromConfig(
+  c: DetectorConfigSection, saturations: readonly { kind: MetricKind | null; saturation: Saturation }[] = [],
+): ProfileResolver {
+  return new ProfileResolver(parseDetectorRules(c.rules ?? []), (p) => paramsFromConfig(c, p), saturations);
 }

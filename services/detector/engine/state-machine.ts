@@ -123,3 +123,9 @@ export function stateNameOf(state: number, warm: boolean): SeriesStateName {
  */
 export const EVENT_FORECAST_BREACH = 4;
 export const EVENT_BREACH_CLEARED = 5;
+/**
+ * Saturation events, left in `DetectorEngine.outSaturationEvent`: the value stayed at or
+ * beyond the profile's saturationThreshold for saturationFor, and came back for saturationClear.
+ */
+export const EVENT_SATURATED = 6;
+export const EVENT_SATURATION_CLEARED = 7;
