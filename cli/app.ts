@@ -211,6 +211,7 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
       runbooks: { ...config.runbooks },
       auditMaxEntries: config.audit.maxEntries,
       groupBy: config.alerts.groupBy,
+      carryLabels: config.ingest.groupLabels,
       minFiringMs: config.alerts.minFiring,
       resolveHoldMs: config.alerts.resolveHold,
     },

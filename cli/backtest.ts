@@ -52,6 +52,8 @@ export interface BacktestReport {
   seriesHours: number;
   events: AnomalyEvent[];
   alerts: BacktestAlert[];
+  /** The derived saturation signals the replay made (key, last value), e.g. CPU utilisation per host. */
+  derived: { key: string; value: number; state: string }[];
 }
 
 /** Resolves `-7d`, `now`, `now-2h`, RFC 3339 or ms since the epoch against `nowMs`. */
@@ -199,7 +201,13 @@ export async function runBacktest(o: BacktestOptions): Promise<BacktestReport> {
     let seriesHours = 0;
     for (const [a, b] of present.values()) seriesHours += (b - a) / 3_600_000;
     const scored = (await fs.telemetry.samplesScored.get()).values.reduce((a, v) => a + v.value, 0);
-    return { from: o.from, to: o.to, series: present.size, samples, scored, seriesHours, events, alerts };
+    const derived: BacktestReport['derived'] = [];
+    for (const match of ['host:', 'container:']) {
+      const res = await fetch(`${fs.url}/api/v1/series?match=${encodeURIComponent(match)}&limit=10000`);
+      const body = (await res.json()) as { series?: { key: string; value: number; state: string }[] };
+      for (const x of body.series ?? []) derived.push({ key: x.key, value: x.value, state: x.state });
+    }
+    return { from: o.from, to: o.to, series: present.size, samples, scored, seriesHours, events, alerts, derived };
   } finally {
     await tap.close();
     await fs.close();
@@ -256,6 +264,8 @@ export function formatBacktest(r: BacktestReport): string {
   const opened = r.events.filter((e) => e.kind === 'anomaly_opened');
   const breaches = r.events.filter((e) => e.kind === 'forecast_breach');
   lines.push(`anomalies opened: ${opened.length} (${((opened.length * 1000) / Math.max(r.seriesHours, 1e-9)).toFixed(2)} per 1000 series-hours); forecast breaches: ${breaches.length}`);
+  lines.push(`derived signals: ${r.derived.length}`);
+  for (const d of r.derived.slice(0, 20)) lines.push(`  ${d.key} = ${d.value.toPrecision(4)} (${d.state})`);
   lines.push(`alerts that would have paged: ${r.alerts.length}`);
   for (const a of r.alerts) {
     lines.push(`  ${iso(a.openedAt)}  ${a.resolvedAt === null ? 'still firing        ' : `resolved ${iso(a.resolvedAt)}`}  ${a.alertId}`);

@@ -235,6 +235,7 @@ export async function apiRoutes(app: FastifyInstance, deps: ApiDeps): Promise<vo
     const all = Object.values(await store.hgetall(ALERTS_KEY)).map((v) => JSON.parse(v) as AlertRecord);
     const alerts = all
       .filter((a) =>
+        a.quiet !== true &&
         (status === undefined || a.status === status) &&
         (q.host === undefined || a.host === q.host) &&
         (q.cluster === undefined || a.labels.cluster === q.cluster) &&

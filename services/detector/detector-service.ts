@@ -10,18 +10,21 @@
 // final snapshot is written and the partition's series are dropped. Messages at or below the
 // offset the restored state covers are skipped, so a replayed tail is applied once.
 
+import { eventPages, loadCatalogue, type Catalogue, type MetricInfo } from '../../shared/catalogue/index.js';
 import { BytesMap, decodeSeriesHead, scanSampleBatch, type SampleBatchVisitor } from '../../shared/codecs/index.js';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
 import {
-  EVENTS_LOG, KIND_COUNTER, type AnomalyEvent, type EventKind, type ForecastPoint, type SeriesFilter, type SeriesSamples,
+  EVENTS_LOG, KIND_COUNTER, KIND_GAUGE, type AnomalyEvent, type EventKind, type ForecastPoint, type SeriesFilter, type SeriesSamples,
   type Labels, type MetricKind, type SeriesState, type SeriesSummary, type SeriesView,
 } from '../../shared/model/index.js';
 import type { Bus, BusBatch, MetricPoint, MetricSink, OutgoingMessage, StateStore, Subscription } from '../../shared/ports/index.js';
 import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
 import {
-  DetectorEngine, EVENT_FORECAST_BREACH, EVENT_OPENED, EVENT_RESOLVED, EVENT_UPDATED, explain, profileResolverFromConfig, type ProfileResolver,
+  DetectorEngine, EVENT_BREACH_CLEARED, EVENT_FORECAST_BREACH, EVENT_OPENED, EVENT_RESOLVED, EVENT_SATURATED, EVENT_SATURATION_CLEARED, EVENT_UPDATED, explain,
+  formatValue, profileResolverFromConfig, type ProfileResolver,
 } from './engine/index.js';
+import { DerivedSignals, type DerivedInput, type DerivedSample } from './derived.js';
 import { SINK_TAGS } from '../../shared/model/index.js';
 import { CheckpointStore, type CheckpointManifest } from './checkpoint-store.js';
 import { decodeJournal, decodeSnapshot, encodeJournal, encodeSnapshot, type JournalMessage, type PartitionSnapshot } from './partition-checkpoint.js';
@@ -99,10 +102,19 @@ export class DetectorService implements SeriesView {
   private readonly checkpoints: CheckpointStore | null;
   private readonly clock: () => number;
 
+  /** The metric catalogue: roles, kinds, directions and saturation models, looked up once per series. */
+  readonly catalogue: Catalogue;
+  private readonly derived = new DerivedSignals();
+  private readonly derivedOut: DerivedSample[] = [];
+  private readonly one = new Float64Array(2);
+  /** Samples of ignored series (catalogue role `ignored`) not scored, since the last flush. */
+  private ignoredSamples = 0;
+
   constructor(private readonly deps: DetectorDeps) {
-    // One engine profile per kind of metric (and per config rule); a series picks its profile
-    // once, when its slot is allocated.
-    this.resolver = profileResolverFromConfig(deps.config.detector);
+    // One engine profile per kind of metric (and per config rule, and per catalogue saturation
+    // model); a series picks its profile once, when its slot is allocated.
+    this.catalogue = loadCatalogue(deps.config.catalogue.files);
+    this.resolver = profileResolverFromConfig(deps.config.detector, this.catalogue.saturations());
     this.engine = new DetectorEngine(this.resolver.profiles);
     this.sinkIntervalMs = deps.config.detector.sinkInterval;
     this.publisher = viewPublisherFor(this.engine, this.table, deps);
@@ -172,6 +184,23 @@ export class DetectorService implements SeriesView {
     await this.makeDurable(op, false);
   }
 
+  /** Runs the derived samples whose scrapes completed through the engine; returns how many. */
+  private runDerived(events: AnomalyEvent[]): number {
+    const out = this.derivedOut;
+    this.derived.flush(out);
+    let scored = 0;
+    const one = this.one;
+    for (const d of out) {
+      const g = d.group;
+      one[0] = d.ts;
+      one[1] = d.value;
+      const info = this.catalogue.lookup(g.formula.name, g.labels);
+      scored += this.processColumns(g.key, g.labels, g.host, KIND_GAUGE, false, one, 0, one, 1, 1, events, g.partition, -1, info);
+    }
+    out.length = 0;
+    return scored;
+  }
+
   /** Decodes one message and runs its series; returns the samples scored. */
   private applyMessage(op: OwnedPartition, offset: number, value: Uint8Array, events: AnomalyEvent[]): number {
     const { telemetry, logger } = this.deps;
@@ -181,6 +210,7 @@ export class DetectorService implements SeriesView {
     v.scored = 0;
     try {
       scanSampleBatch(value, this.visitor);
+      v.scored += this.runDerived(events);
     } catch (err) {
       telemetry.errors.inc({ code: err instanceof ForeshockError ? err.code : 'FS_DETECTOR_DECODE' });
       logger.warn({ partition: op.partition, offset, err: (err as Error).message }, 'sample batch dropped');
@@ -201,17 +231,28 @@ export class DetectorService implements SeriesView {
       if (buf[headStart] >= 0x80) keyEnd = headEnd;
       if (keyEnd > headEnd) keyEnd = headEnd;
       let id = this.heads.get(buf, headStart, headEnd, keyEnd);
-      if (id === undefined) this.heads.set(buf, headStart, headEnd, (id = { ...decodeSeriesHead(buf, headStart, headEnd), slot: -1 }), keyEnd);
       const op = this.visit.op!;
+      if (id === undefined) {
+        const head = decodeSeriesHead(buf, headStart, headEnd);
+        const name = head.labels.__name__ ?? '';
+        const info = this.catalogue.lookup(name, head.labels);
+        const inputs = this.derived.bind(head.key, name, head.labels, head.host, op.partition);
+        this.heads.set(buf, headStart, headEnd, (id = { ...head, slot: -1, info, inputs: inputs.length > 0 ? inputs : null }), keyEnd);
+      }
+      if (id.inputs !== null) for (const input of id.inputs) this.derived.add(input, cols, at, cols, at + n, n);
+      if (id.info.role === 'ignored') {
+        this.ignoredSamples += n;
+        return;
+      }
       // The slot the series had last time, if it still holds it: saves the key lookup.
       const hint = id.slot >= 0 && this.table.keys[id.slot] === id.key ? id.slot : -1;
-      this.visit.scored += this.processColumns(id.key, id.labels, id.host, kind, stale, cols, at, cols, at + n, n, this.visit.events!, op.partition, hint);
+      this.visit.scored += this.processColumns(id.key, id.labels, id.host, kind, stale, cols, at, cols, at + n, n, this.visit.events!, op.partition, hint, id.info);
       id.slot = this.lastSlot;
       if (this.seriesLastTs > op.maxEventTs) op.maxEventTs = this.seriesLastTs;
     },
   };
   /** Series identities by the bytes ingest encodes them as: a known series costs no string. */
-  private readonly heads = new BytesMap<{ key: string; host: string; labels: Labels; slot: number }>();
+  private readonly heads = new BytesMap<{ key: string; host: string; labels: Labels; slot: number; info: MetricInfo; inputs: DerivedInput[] | null }>();
   /** Slot of the series processColumns ran last (-1: refused). */
   private lastSlot = -1;
 
@@ -268,6 +309,9 @@ export class DetectorService implements SeriesView {
       // Their records stay in the view for the next owner to overwrite (see release).
       await this.publisher.release(this.table.slotsOf(partition).map((slot) => this.table.keys[slot]!));
       const dropped = this.dropSeries(partition);
+      // Identities cached by bytes point at the partition's derived groups: bind them anew.
+      this.derived.dropPartition(partition);
+      this.heads.clear();
       this.deps.logger.info({ partition, series: dropped, offset: op.applied }, 'partition revoked');
     }
     this.deps.telemetry.seriesActive.set(this.table.size);
@@ -356,7 +400,8 @@ export class DetectorService implements SeriesView {
         engine.freeSlot(slot);
         continue;
       }
-      table.bind(slot, snap.keys[i], snap.labels[i], snap.hosts[i], snap.kinds[i] === KIND_COUNTER ? KIND_COUNTER : 0, op.partition);
+      const labels = snap.labels[i];
+      table.bind(slot, snap.keys[i], labels, snap.hosts[i], snap.kinds[i] === KIND_COUNTER ? KIND_COUNTER : 0, op.partition, this.catalogue.lookup(labels.__name__ ?? '', labels));
       table.lastTs[slot] = snap.lastTs[i];
       table.lastRaw[slot] = snap.lastRaw[i];
       table.samples[slot] = snap.samples[i];
@@ -463,17 +508,26 @@ export class DetectorService implements SeriesView {
   private processColumns(
     key: string, labels: Labels, host: string, kind: MetricKind, stale: boolean,
     ts: Float64Array, tsAt: number, vs: Float64Array, vsAt: number, n: number, events: AnomalyEvent[], partition: number, slotHint = -1,
+    info?: MetricInfo,
   ): number {
     const { engine, table } = this;
     let slot = slotHint >= 0 ? slotHint : table.get(key);
     if (slot === undefined) {
+      const name = labels.__name__ ?? '';
+      const meta = info ?? this.catalogue.lookup(name, labels);
+      if (meta.role === 'ignored') {
+        this.ignoredSamples += n;
+        this.seriesLastTs = -Infinity;
+        this.lastSlot = -1;
+        return 0;
+      }
       if (this.overSeriesLimit(key, host, n)) {
         this.seriesLastTs = -Infinity;
         this.lastSlot = -1;
         return 0;
       }
-      slot = engine.allocSlot(this.resolver.resolve(labels.__name__ ?? '', labels));
-      table.bind(slot, key, labels, host, kind, partition);
+      slot = engine.allocSlot(this.resolver.resolve(name, labels, meta));
+      table.bind(slot, key, labels, host, kind, partition, meta);
     } else if (table.partitions[slot] !== partition) {
       // The series now arrives on another partition (partitions were added): it moves with it.
       table.partitions[slot] = partition;
@@ -505,7 +559,11 @@ export class DetectorService implements SeriesView {
       const code = engine.update(slot, t, x);
       scored++;
       if (code !== 0) events.push(this.makeEvent(slot, code, t));
-      if (engine.outBreachEvent === EVENT_FORECAST_BREACH) events.push(this.makeBreachEvent(slot, t));
+      if (engine.outBreachEvent !== 0) {
+        if (engine.outBreachEvent === EVENT_FORECAST_BREACH) events.push(this.makeBreachEvent(slot, t));
+        else if (engine.outBreachEvent === EVENT_BREACH_CLEARED) events.push(this.makeBreachClearedEvent(slot, t));
+      }
+      if (engine.outSaturationEvent !== 0) events.push(this.makeSaturationEvent(slot, engine.outSaturationEvent, t));
       if (t - table.lastSinkTs[slot] >= this.sinkIntervalMs) this.sinkPoint(slot, t);
     }
     this.lastSlot = slot;
@@ -514,11 +572,22 @@ export class DetectorService implements SeriesView {
     table.samples[slot] += scored;
     if (last > this.maxEventTs) this.maxEventTs = last;
     this.seriesLastTs = last;
-    if (stale && last > -Infinity) {
-      const code = engine.markStale(slot, last);
-      if (code !== 0) events.push(this.makeEvent(slot, code, last));
-    }
+    if (stale && last > -Infinity) this.endSeries(slot, last, events);
     return scored;
+  }
+
+  /**
+   * The series ended (stale marker) or is evicted: whatever it has open ends now — its anomaly
+   * (resolved, `stale` fired), its saturation and its forecast breach — so no alert waits for
+   * a series that will not speak again.
+   */
+  private endSeries(slot: number, ts: number, events: AnomalyEvent[]): void {
+    const { engine } = this;
+    const code = engine.markStale(slot, ts);
+    if (code !== 0) events.push(this.makeEvent(slot, code, ts));
+    const ended = engine.endConditions(slot);
+    if ((ended & 1) !== 0) events.push(this.makeSaturationEvent(slot, EVENT_SATURATION_CLEARED, ts));
+    if ((ended & 2) !== 0) events.push(this.makeBreachClearedEvent(slot, ts));
   }
 
   /** Queues the series' value, band and score at `ts` for the metric sink (at most one per sinkInterval). */
@@ -551,7 +620,8 @@ export class DetectorService implements SeriesView {
     const threshold = this.resolver.profiles[engine.profileIndex(slot)].breachThreshold ?? NaN;
     explanation.forecast = { threshold, breachAt, breachEarliest, breachLatest };
     explanation.summary = `forecast to cross ${threshold} ${Number.isFinite(breachAt) ? `around ${new Date(breachAt).toISOString()}` : 'within the horizon'}`;
-    return {
+    table.breachStart[slot] = ts;
+    return this.withRole(slot, {
       // One id per series and breach onset, so a replay never raises it twice.
       id: `${hash64(key)}-${ts}-forecast_breach`,
       kind: 'forecast_breach',
@@ -562,7 +632,69 @@ export class DetectorService implements SeriesView {
       startedAt: ts,
       severity: 'warning',
       explanation,
-    };
+    });
+  }
+
+  /** The forecast no longer reaches the threshold: the warning's episode ends. */
+  private makeBreachClearedEvent(slot: number, ts: number): AnomalyEvent {
+    const { engine, table } = this;
+    const key = table.keys[slot]!;
+    const explanation = explain(engine);
+    const threshold = this.resolver.profiles[engine.profileIndex(slot)].breachThreshold ?? NaN;
+    explanation.summary = `forecast no longer crosses ${formatValue(threshold)} within the horizon`;
+    const startedAt = table.breachStart[slot] === table.breachStart[slot] ? table.breachStart[slot] : ts;
+    table.breachStart[slot] = NaN;
+    return this.withRole(slot, {
+      id: `${hash64(key)}-${startedAt}-forecast_cleared`,
+      kind: 'forecast_cleared',
+      seriesKey: key,
+      labels: table.labels[slot]!,
+      host: table.hosts[slot],
+      ts,
+      startedAt,
+      severity: 'warning',
+      explanation,
+    });
+  }
+
+  /** The value stayed at or beyond the catalogue threshold for its `for` (opened), or came back (resolved). */
+  private makeSaturationEvent(slot: number, code: number, ts: number): AnomalyEvent {
+    const { engine, table } = this;
+    const key = table.keys[slot]!;
+    const info = table.infos[slot];
+    const p = this.resolver.profiles[engine.profileIndex(slot)];
+    const threshold = p.saturationThreshold ?? NaN;
+    const since = engine.saturationSince(slot);
+    const startedAt = since === since ? since : ts;
+    const opened = code === EVENT_SATURATED;
+    const explanation = explain(engine);
+    const what = info?.summary || `${table.labels[slot]?.__name__ ?? key} saturated`;
+    const dir = p.breachDirection === 'below' ? 'below' : 'above';
+    explanation.saturation = { threshold, direction: dir, since: startedAt };
+    explanation.summary = opened
+      ? `${what}: ${formatValue(engine.outValue)} ${dir === 'above' ? '≥' : '≤'} ${formatValue(threshold)} since ${new Date(startedAt).toISOString()}`
+      : `${what}: back to ${formatValue(engine.outValue)} (threshold ${formatValue(threshold)})`;
+    const kind = opened ? 'saturation_opened' : 'saturation_resolved';
+    return this.withRole(slot, {
+      id: `${hash64(key)}-${startedAt}-${kind}`,
+      kind,
+      seriesKey: key,
+      labels: table.labels[slot]!,
+      host: table.hosts[slot],
+      ts,
+      startedAt,
+      severity: info?.severity ?? 'critical',
+      explanation,
+    });
+  }
+
+  /** Sets the event's catalogue role and whether it may page. */
+  private withRole(slot: number, e: AnomalyEvent): AnomalyEvent {
+    const info = this.table.infos[slot] ?? this.catalogue.lookup(e.labels.__name__ ?? '', e.labels);
+    e.role = info.role === 'signal' ? 'signal' : 'context';
+    const family = e.kind.startsWith('anomaly') ? 'anomaly' : e.kind.startsWith('forecast') ? 'forecast' : 'saturation';
+    e.pages = eventPages(info, family, e.explanation.value, e.explanation.expected);
+    return e;
   }
 
   private makeEvent(slot: number, code: number, ts: number): AnomalyEvent {
@@ -574,7 +706,7 @@ export class DetectorService implements SeriesView {
     // Stable across replays: the same series, episode and kind (and time, for updates)
     // always give the same id.
     const id = `${hash64(key)}-${startedAt}-${kind}${code === EVENT_UPDATED ? `-${ts}` : ''}`;
-    return {
+    return this.withRole(slot, {
       id,
       kind,
       seriesKey: key,
@@ -584,7 +716,7 @@ export class DetectorService implements SeriesView {
       startedAt,
       severity: explanation.score >= 0.99 ? 'critical' : 'warning',
       explanation,
-    };
+    });
   }
 
   private async publish(events: AnomalyEvent[]): Promise<void> {
@@ -604,6 +736,10 @@ export class DetectorService implements SeriesView {
     if (this.dropped.out_of_order > 0) telemetry.samplesDropped.inc({ reason: 'out_of_order' }, this.dropped.out_of_order);
     if (this.dropped.series_limit_host > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_host' }, this.dropped.series_limit_host);
     if (this.dropped.series_limit_total > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_total' }, this.dropped.series_limit_total);
+    if (this.ignoredSamples > 0) telemetry.samplesIgnored.inc(this.ignoredSamples);
+    this.ignoredSamples = 0;
+    if (this.derived.incomplete > 0) telemetry.derivedIncomplete.inc(this.derived.incomplete);
+    this.derived.incomplete = 0;
     this.dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0 };
   }
 
@@ -653,6 +789,9 @@ export class DetectorService implements SeriesView {
       if (table.lastTs[slot] < cutoff) evict.push(slot);
     }
     for (const slot of evict) {
+      // Its episodes end with it; the events go out with the batch of its partition.
+      const op = this.owned.get(table.partitions[slot]);
+      if (op !== undefined) this.endSeries(slot, table.lastTs[slot], op.pendingEvents);
       engine.freeSlot(slot);
       table.release(slot);
     }

@@ -2,6 +2,7 @@
 // preparation state (last timestamp, last raw counter value) in typed arrays by slot, and the
 // samples-topic partition each series arrives on (its state moves with that partition).
 
+import type { MetricInfo } from '../../shared/catalogue/index.js';
 import { KIND_COUNTER, type Labels, type MetricKind } from '../../shared/model/index.js';
 
 const GROW = 65_536;
@@ -26,6 +27,10 @@ export class SeriesTable {
   sinkTags: (Record<string, string> | undefined)[] = [];
   /** Samples-topic partition the series arrives on; -1 when unknown. */
   partitions = new Int32Array(0);
+  /** Event time of the forecast breach the series is in (NaN: none; not checkpointed). */
+  breachStart = new Float64Array(0);
+  /** What the metric catalogue says of the series (role, direction, saturation). */
+  infos: (MetricInfo | undefined)[] = [];
 
   get size(): number {
     return this.slotOf.size;
@@ -41,7 +46,7 @@ export class SeriesTable {
   }
 
   /** Bind `slot` (fresh from the engine) to a series. */
-  bind(slot: number, key: string, labels: Labels, host: string, kind: MetricKind, partition = -1): void {
+  bind(slot: number, key: string, labels: Labels, host: string, kind: MetricKind, partition = -1, info?: MetricInfo): void {
     this.ensure(slot + 1);
     if (this.keys[slot] !== undefined) this.release(slot);
     this.slotOf.set(key, slot);
@@ -54,8 +59,10 @@ export class SeriesTable {
     this.lastRaw[slot] = NaN;
     this.samples[slot] = 0;
     this.lastSinkTs[slot] = -Infinity;
+    this.breachStart[slot] = NaN;
     this.sinkTags[slot] = undefined;
     this.partitions[slot] = partition;
+    this.infos[slot] = info;
   }
 
   release(slot: number): void {
@@ -72,6 +79,7 @@ export class SeriesTable {
     this.hosts[slot] = '';
     this.sinkTags[slot] = undefined;
     this.partitions[slot] = -1;
+    this.infos[slot] = undefined;
   }
 
   /** Slots of the series that arrive on `partition`, in insertion order. */
@@ -97,6 +105,7 @@ export class SeriesTable {
     this.lastRaw = grow(this.lastRaw, cap);
     this.samples = grow(this.samples, cap);
     this.lastSinkTs = grow(this.lastSinkTs, cap);
+    this.breachStart = grow(this.breachStart, cap);
     const k = new Uint8Array(cap);
     k.set(this.kinds);
     this.kinds = k;

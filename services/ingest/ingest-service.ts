@@ -2,6 +2,7 @@
 // decodes and normalises them, and produces compact sample batches keyed by host to the
 // "samples" topic. The offsets of a raw batch are committed only after its samples are sent.
 
+import { loadCatalogue } from '../../shared/catalogue/index.js';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
   RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, linePointLimitBroken, parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions,
@@ -35,6 +36,7 @@ export class IngestService {
     this.normaliser = new Normaliser({
       hostLabels: deps.config.ingest.hostLabels,
       counterSuffixes: deps.config.ingest.counterSuffixes,
+      catalogue: loadCatalogue(deps.config.catalogue.files),
       limits,
     });
   }

@@ -9,6 +9,7 @@
 
 import type { DecodeWriteRequestOptions, LineProtocolPoint, RemoteWriteMetadata, RequestLimits, SampleBatchColumns, WriteRequestTotals, WriteRequestVisitor } from '../../shared/codecs/index.js';
 import { BytesMap, decodeLabels, encodeSampleBatchColumns, encodeSeriesHead, isStaleMarker, labelLimitBroken, scanWriteRequest } from '../../shared/codecs/index.js';
+import type { Catalogue } from '../../shared/catalogue/index.js';
 import { KIND_COUNTER, KIND_GAUGE, seriesKey, sortedLabels, type Labels, type MetricKind } from '../../shared/model/index.js';
 
 export interface NormaliseOptions {
@@ -16,6 +17,11 @@ export interface NormaliseOptions {
   hostLabels: readonly string[];
   /** Name suffixes that mark a counter. */
   counterSuffixes: readonly string[];
+  /**
+   * The metric catalogue: a metric it calls a counter is one even without type metadata or a
+   * counter suffix (Telegraf's counters have neither). Metadata still wins.
+   */
+  catalogue?: Catalogue;
   /** Series identities kept (and entries of each lookup cache in front of them). Default 1_000_000. */
   cacheSize?: number;
   /**
@@ -432,6 +438,7 @@ export class Normaliser {
     const t = this.metadataTypes.get(name);
     if (t === 'counter') return KIND_COUNTER;
     if (t === 'gauge') return KIND_GAUGE;
+    if (this.options.catalogue?.lookup(name).kind === 'counter') return KIND_COUNTER;
     for (const suffix of this.options.counterSuffixes) if (name.endsWith(suffix)) return KIND_COUNTER;
     return KIND_GAUGE;
   }

@@ -3,6 +3,7 @@
 
 import {
   ALERTS_KEY,
+  rankedMembers,
   type AlertRecord as AlertRecordModel,
   type AnomalyEvent,
   type Explanation,
@@ -11,8 +12,9 @@ import type { StateStore } from '../../shared/ports/index.js';
 import type { PostableAlert } from './alertmanager-client.js';
 import { NO_POLICY, alertIdFor, applyWithPolicy, type AlertPolicy } from './alert-policy.js';
 
-export const ALERTNAME_ANOMALY = 'ForeshockAnomaly';
-export const ALERTNAME_FORECAST = 'ForeshockForecastBreach';
+import { ALERTNAME_ANOMALY, ALERTNAME_FORECAST } from './alert-names.js';
+
+export { ALERTNAME_ANOMALY, ALERTNAME_FORECAST, ALERTNAME_SATURATION } from './alert-names.js';
 
 /** A label set Alertmanager stopped receiving as firing (the alert was escalated), resent as resolved for a while. */
 export interface RetiredLabels {
@@ -60,9 +62,10 @@ export interface AlertRecord extends AlertRecordModel {
  * `escalated`: warning became critical (new label set, the old one is resolved in Alertmanager);
  * `resolved`: a firing alert ended; `resolved_unseen`: the end of an episode this stage never
  * saw open (recorded and sent, so an Alertmanager that has it converges); `duplicate`: already
- * applied; `stale`: older than the state (an earlier episode, or after the resolve).
+ * applied; `stale`: older than the state (an earlier episode, or after the resolve); `noted`: a
+ * group record changed that is not firing (context members remembered): stored, not sent.
  */
-export type Transition = 'opened' | 'updated' | 'escalated' | 'resolved' | 'resolved_unseen' | 'resolve_held' | 'duplicate' | 'stale';
+export type Transition = 'opened' | 'updated' | 'escalated' | 'resolved' | 'resolved_unseen' | 'resolve_held' | 'noted' | 'duplicate' | 'stale';
 
 export interface LifecycleResult {
   record: AlertRecord;
@@ -101,6 +104,9 @@ export function alertLabels(event: AnomalyEvent, alertname: string): Record<stri
   return out;
 }
 
+/** Member lines an alert's description lists (the rest are counted). */
+const MEMBERS_SHOWN = 12;
+
 function fmt(v: number): string {
   return Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v);
 }
@@ -110,7 +116,7 @@ function iso(ms: number): string {
 }
 
 /** Annotations: summary, description (the whole explanation in one paragraph), value, expected. */
-export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'seriesKey' | 'explanation' | 'runbookFailed'>): Record<string, string> {
+export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'seriesKey' | 'explanation' | 'runbookFailed' | 'memberInfo'> & { host?: string }): Record<string, string> {
   const x: Explanation = record.explanation;
   const trend = (x.trendPerS >= 0 ? '+' : '') + fmt(x.trendPerS);
   const fired = x.fired.length > 0 ? x.fired.join(', ') : 'none';
@@ -125,6 +131,18 @@ export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'series
     out.breach_at = iso(f.breachAt);
   }
   out.summary = x.summary || `${record.alertname} on ${record.seriesKey}`;
+  const members = rankedMembers(record);
+  if (members.length > 0) {
+    // A group alert: one line per series involved, those that page first, strongest first.
+    const paging = members.filter((m) => m.pages).length;
+    const shown = members.slice(0, MEMBERS_SHOWN);
+    const lines = shown.map((m) => `${m.pages ? '*' : '-'} ${m.seriesKey}: ${m.summary}`);
+    if (members.length > shown.length) lines.push(`… and ${members.length - shown.length} more series`);
+    out.summary = `${record.host ? record.host + ': ' : ''}${members[0].summary}${members.length > 1 ? ` (+${members.length - 1} more series)` : ''}`;
+    out.series = String(members.length);
+    out.paging_series = String(paging);
+    description = `${paging} series page (*), ${members.length - paging} add context (-):\n${lines.join('\n')}`;
+  }
   out.description = description;
   out.value = fmt(x.value);
   out.expected = fmt(x.expected);

@@ -102,3 +102,53 @@ describe('anti-flapping', () => {
     expect(releaseHeld(rec, now + 10_000, policy)?.status).toBe('resolved');
   });
 });
+
+describe('one page per incident (host groups, catalogue roles)', () => {
+  const policy: AlertPolicy = { groupBy: ['host'], carryLabels: ['cluster', 'service'], minFiringMs: 0, resolveHoldMs: 0 };
+  const ctx = (name: string, kind: EventKind, startedAt: number, ts: number, score = 0.95) => {
+    const labels = sortedLabels([['__name__', name], ['host', 'db-3'], ['cluster', 'db'], ['service', 'pg']]);
+    return ev('db-3', kind, startedAt, ts, {
+      id: `${name}-${kind}-${startedAt}-${ts}`, labels, seriesKey: seriesKey(labels), role: 'context', pages: false,
+      explanation: { fired: ['zscore'], value: 9, expected: 1, lower: 0, upper: 2, z: 7, trendPerS: 0, score, summary: `${name} unusual` },
+    });
+  };
+  const signal = (kind: EventKind, startedAt: number, ts: number, severity: 'warning' | 'critical') => {
+    const labels = sortedLabels([['__name__', 'host:filesystem_used:ratio'], ['host', 'db-3'], ['cluster', 'db'], ['service', 'pg'], ['mountpoint', '/data']]);
+    return ev('db-3', kind, startedAt, ts, {
+      id: `fs-${kind}-${startedAt}-${ts}`, labels, seriesKey: seriesKey(labels), role: 'signal', pages: true, severity,
+      explanation: { fired: [], value: 0.7, expected: 0.7, lower: 0.6, upper: 0.8, z: 0, trendPerS: 0.001, score: 1, summary: `disk /data full in about 3 h` },
+    });
+  };
+
+  it('context alone never opens an alert; a signal opens one that lists what else is unusual on the host, paging members first', () => {
+    const { rec, transitions } = run(policy, [
+      [ctx('node_load1', 'anomaly_opened', T0, T0 + 1), 1],
+      [ctx('go_goroutines', 'anomaly_opened', T0 + 5, T0 + 6, 0.91), 2],
+      [ctx('go_goroutines', 'anomaly_resolved', T0 + 5, T0 + 60), 3],
+      [signal('forecast_breach', T0 + 100, T0 + 100, 'warning'), 4],
+      [ctx('process_open_fds', 'anomaly_opened', T0 + 110, T0 + 111), 5],
+      [signal('saturation_opened', T0 + 200, T0 + 200, 'critical'), 6],
+    ]);
+    expect(transitions).toEqual(['noted', 'noted', 'noted', 'opened', 'updated', 'escalated']);
+    expect(rec.status).toBe('firing');
+    expect(rec.alertname).toBe('ForeshockForecastBreach');
+    expect(rec.labels).toEqual({ host: 'db-3', cluster: 'db', service: 'pg', foreshock_group: 'host=db-3', severity: 'critical', alertname: 'ForeshockForecastBreach' });
+    const members = Object.values(rec.memberInfo!).sort((a, b) => Number(b.pages) - Number(a.pages));
+    expect(members.filter((m) => m.pages).map((m) => m.family).sort()).toEqual(['forecast', 'saturation']);
+    expect(members.filter((m) => !m.pages).map((m) => m.metric).sort()).toEqual(['node_load1', 'process_open_fds']);
+  });
+
+  it('resolves when the last paging member ends, though context members are still unusual', () => {
+    const opened = run(policy, [
+      [ctx('node_load1', 'anomaly_opened', T0, T0 + 1), 1],
+      [signal('saturation_opened', T0 + 200, T0 + 200, 'critical'), 2],
+    ]).rec;
+    const end = run(policy, [[signal('saturation_resolved', T0 + 200, T0 + 900, 'critical'), 3]], opened);
+    expect(end.transitions).toEqual(['resolved']);
+    expect(end.rec).toMatchObject({ status: 'resolved', endsAt: T0 + 900 });
+    // the context member stays remembered: it is listed if the host pages again
+    const again = run(policy, [[signal('forecast_breach', T0 + 2000, T0 + 2000, 'warning'), 4]], end.rec);
+    expect(again.transitions).toEqual(['opened']);
+    expect(Object.keys(again.rec.memberInfo!)).toHaveLength(2);
+  });
+});

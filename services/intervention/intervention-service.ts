@@ -4,7 +4,7 @@
 
 import { urlAllowed, type PagerDutyRoute, type RunbookRule } from '../../shared/config/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
-import { RUNBOOK_APPROVED_JOB, type AnomalyEvent, type AuditEntry, type RunbookApproval, type RunbookExecution } from '../../shared/model/index.js';
+import { endsEpisode, RUNBOOK_APPROVED_JOB, type AnomalyEvent, type AuditEntry, type RunbookApproval, type RunbookExecution } from '../../shared/model/index.js';
 import type { Job, JobQueue, ProcessOptions, StateStore } from '../../shared/ports/index.js';
 import {
   AlertLifecycle,
@@ -72,6 +72,8 @@ export interface InterventionOptions {
   auditMaxEntries?: number;
   /** Labels that fold the anomalies of several series into one alert (host, cluster, service, …). Default none. */
   groupBy?: string[];
+  /** Labels a group alert carries from the event that opened it (for Alertmanager routing). Default none. */
+  carryLabels?: string[];
   /** An alert fires at least this long; an earlier resolve is held, ms. Default 0. */
   minFiringMs?: number;
   /** A resolve waits this long; a new anomaly meanwhile keeps the alert firing, ms. Default 0. */
@@ -97,6 +99,7 @@ function resolveOptions(o: InterventionOptions): ResolvedOptions {
     runbooks: o.runbooks,
     auditMaxEntries: o.auditMaxEntries ?? 100_000,
     groupBy: o.groupBy ?? [],
+    carryLabels: o.carryLabels ?? [],
     minFiringMs: o.minFiringMs ?? 0,
     resolveHoldMs: o.resolveHoldMs ?? 0,
   };
@@ -178,7 +181,7 @@ export class InterventionService {
   ) {
     this.options = resolveOptions(options);
     this.client = new AlertmanagerClient({ urls: this.options.alertmanagerUrls, timeoutMs: this.options.timeoutMs });
-    this.policy = { groupBy: this.options.groupBy, minFiringMs: this.options.minFiringMs, resolveHoldMs: this.options.resolveHoldMs };
+    this.policy = { groupBy: this.options.groupBy, carryLabels: this.options.carryLabels, minFiringMs: this.options.minFiringMs, resolveHoldMs: this.options.resolveHoldMs };
     this.lifecycle = new AlertLifecycle(deps.store, undefined, this.policy);
     this.postable = {
       endsAtAheadMs: this.options.endsAtAheadMs,
@@ -343,6 +346,8 @@ export class InterventionService {
       const now = this.deps.clock();
       const { record, transition } = await this.lifecycle.apply(event, now);
       const log = { alert: id, event: event.id, kind: event.kind, attempt: job.attempt };
+      // A context member remembered by a group that is not firing: stored, nothing to send.
+      if (transition === 'noted') return;
       if (transition !== 'duplicate' && transition !== 'stale') {
         await this.auditEntry({ kind: 'alert', action: transition, outcome: record.status, alertId: id, seriesKey: record.seriesKey, detail: `event ${event.id} (${event.kind}), severity ${record.severity}` });
       }
@@ -373,7 +378,7 @@ export class InterventionService {
       // delays neither; their job ids make a retry of this job add nothing twice.
       const paged = await this.planPage(record, now, transition === 'resolved_unseen');
       if (paged !== record) Object.assign(record, paged);
-      if (record.status === 'firing' && event.kind !== 'anomaly_resolved') await this.runbooks.enqueueMatches(event, record);
+      if (record.status === 'firing' && !endsEpisode(event.kind)) await this.runbooks.enqueueMatches(event, record);
       if (transition === 'resolved') await this.runbooks.alertResolved(record);
       if (this.client.endpoints.length === 0) return;
       const alerts = toPostableAlerts(record, now, this.postable);

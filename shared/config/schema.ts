@@ -17,7 +17,7 @@ export const SCHEMA = {
   },
   ingest: {
     hostLabels: list(['host', 'instance'], 'Labels tried in order for the host of a series (routing and grouping).'),
-    groupLabels: list(['cluster', 'service', 'job', 'env'], 'Labels kept for grouping alerts and filtering the API.'),
+    groupLabels: list(['cluster', 'service', 'job', 'env'], 'Labels a grouped alert carries from the series that opened it (Alertmanager routes and inhibits on them).'),
     counterSuffixes: list(['_total', '_count', '_sum', '_bucket'], 'Metric name suffixes treated as counters (converted to per-second rates).'),
     defaultPrecision: oneOf(['ns', 'us', 'ms', 's'] as const, 'ns', 'Line protocol timestamp precision when the request names none.'),
   },
@@ -66,6 +66,9 @@ export const SCHEMA = {
     compression: oneOf(['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const, 'none', 'bus.kind=kafka: compression of what Foreshock produces (consumers read every codec).'),
     replicationFactor: int(-1, 'bus.kind=kafka: replication factor of the topics Foreshock creates (-1: the broker default).', -1, 32),
   },
+  catalogue: {
+    files: list([], 'Metric catalogue files (YAML, `entries:` as in shared/catalogue/metrics.yaml) read before the shipped catalogue: their entries win (see README, Catalogue).'),
+  },
   detector: {
     window: int(64, 'Samples in the rolling z-score window.', 4, 1024),
     warmupSamples: int(30, 'Samples a series needs before it may open an anomaly.', 0),
@@ -90,7 +93,7 @@ export const SCHEMA = {
     resolvedResendFor: duration('15m', 'How long a resolved alert keeps being re-sent, so a restarted Alertmanager learns it ended.', 0),
   },
   alerts: {
-    groupBy: list([], 'Labels that fold the events of several series into one alert (e.g. cluster,service); empty: one alert per series.'),
+    groupBy: list(['host'], 'Labels that fold the events of several series into one alert, one page per incident (default: per host; e.g. cluster,service); empty: one alert per series.'),
     minFiring: duration('0s', 'Shortest time an alert stays firing: an earlier resolve is held until then (no flapping; released by the resend loop).'),
     resolveHold: duration('0s', 'A resolved alert waits this long before it resolves; a new anomaly meanwhile keeps it firing.'),
   },

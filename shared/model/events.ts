@@ -3,7 +3,27 @@
 
 import type { Labels } from './labels.js';
 
-export type EventKind = 'anomaly_opened' | 'anomaly_updated' | 'anomaly_resolved' | 'forecast_breach';
+export type EventKind =
+  | 'anomaly_opened' | 'anomaly_updated' | 'anomaly_resolved'
+  | 'forecast_breach' | 'forecast_cleared'
+  | 'saturation_opened' | 'saturation_resolved';
+
+/** Every event kind, in lifecycle order per family. */
+export const EVENT_KINDS: readonly EventKind[] = [
+  'anomaly_opened', 'anomaly_updated', 'anomaly_resolved', 'forecast_breach', 'forecast_cleared', 'saturation_opened', 'saturation_resolved',
+];
+
+/** The family of an event: an anomaly episode, a forecast breach, or a saturation (threshold held). */
+export type EventFamily = 'anomaly' | 'forecast' | 'saturation';
+
+export function eventFamily(kind: EventKind): EventFamily {
+  return kind.startsWith('anomaly') ? 'anomaly' : kind.startsWith('forecast') ? 'forecast' : 'saturation';
+}
+
+/** Whether an event ends its episode (anomaly resolved, forecast cleared, saturation resolved). */
+export function endsEpisode(kind: EventKind): boolean {
+  return kind === 'anomaly_resolved' || kind === 'forecast_cleared' || kind === 'saturation_resolved';
+}
 
 /** Which detector contributed to the score of a sample. */
 export type DetectorName = 'zscore' | 'ewma' | 'holt' | 'seasonal' | 'robust' | 'stale' | 'flatline';
@@ -23,6 +43,13 @@ export interface Explanation {
   score: number;
   /** Human-readable one-line reason. */
   summary: string;
+  /** Saturation details, for `saturation_*`: the catalogue threshold, since when it is held. */
+  saturation?: {
+    threshold: number;
+    direction: 'above' | 'below';
+    /** Start (ms) of the saturated period. */
+    since: number;
+  };
   /** Forecast breach details, for `forecast_breach`. */
   forecast?: {
     threshold: number;
@@ -49,4 +76,11 @@ export interface AnomalyEvent {
   startedAt: number;
   severity: 'warning' | 'critical';
   explanation: Explanation;
+  /**
+   * The series' role in the metric catalogue: a signal may page, context never pages alone
+   * (absent in events of older versions: treated as a signal).
+   */
+  role?: 'signal' | 'context';
+  /** Whether this event may open an alert: a signal, the kind of event its entry pages on, in the direction that matters. */
+  pages?: boolean;
 }

@@ -18,6 +18,8 @@ export interface Telemetry {
   readonly seriesActive: Gauge;
   readonly seriesEvicted: Counter;
   readonly samplesScored: Counter;
+  readonly samplesIgnored: Counter;
+  readonly derivedIncomplete: Counter;
   readonly events: Counter<'kind'>;
   /** Detector wall time per scored sample, ns (averaged per batch). */
   readonly detectorNsPerSample: Gauge;
@@ -64,6 +66,8 @@ export function createTelemetry(options: { defaultMetrics?: boolean } = {}): Tel
     seriesActive: new Gauge({ name: 'foreshock_series_active', help: 'Series with detector state.', registers }),
     seriesEvicted: new Counter({ name: 'foreshock_series_evicted_total', help: 'Series evicted after being idle.', registers }),
     samplesScored: new Counter({ name: 'foreshock_samples_scored_total', help: 'Samples run through the detector.', registers }),
+    samplesIgnored: new Counter({ name: 'foreshock_samples_ignored_total', help: 'Samples of series the metric catalogue marks ignored (info metrics, constants, buckets, timestamps): not scored.', registers }),
+    derivedIncomplete: new Counter({ name: 'foreshock_derived_incomplete_total', help: 'Derived-signal scrapes skipped: an input missing at that timestamp, or no value could be formed (a counter reset, a read-only filesystem).', registers }),
     events: new Counter({ name: 'foreshock_events_total', help: 'Detector events, by kind.', labelNames: ['kind'], registers }),
     detectorNsPerSample: new Gauge({ name: 'foreshock_detector_ns_per_sample', help: 'Detector time per sample in the last batch, ns.', registers }),
     detectorBatchSeconds: new Histogram({ name: 'foreshock_detector_batch_seconds', help: 'Time to score one batch.', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers }),

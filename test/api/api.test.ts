@@ -6,6 +6,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startForeshock, type RunningForeshock } from '../../cli/app.js';
 import { loadConfig } from '../../shared/config/index.js';
+import { catalogueFile } from '../support/catalogue.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
 import { freePort, waitFor } from '../support/wait.js';
 import { seedLines, type Seed } from './seed.js';
@@ -27,6 +28,8 @@ beforeAll(async () => {
     env: {
       FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_API_PUBLISH_INTERVAL: '200ms',
       FORESHOCK_DETECTOR_RULES: 'name=disk_used_ratio:threshold=0.9',
+      // The team declares its busy CPU a signal: its anomalies page.
+      FORESHOCK_CATALOGUE_FILES: catalogueFile([{ match: 'cpu_busy', role: 'signal', kind: 'ratio', direction: 'up', unit: 'percent' }]),
       // Nothing listens there: alert deliveries fail and are retried (queue metrics).
       FORESHOCK_ALERTMANAGER_URL: `http://127.0.0.1:${await freePort()}`,
     },

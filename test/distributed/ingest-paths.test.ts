@@ -12,6 +12,7 @@ import { RedisStateStore } from '../../shared/adapters/redis/index.js';
 import { encodeWriteRequest, snappyCompress } from '../../shared/codecs/index.js';
 import { EVENTS_LOG, type AnomalyEvent } from '../../shared/model/index.js';
 import { dropNamespace } from '../adapters/redis-namespace.js';
+import { catalogueFile } from '../support/catalogue.js';
 import { requireService } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
 import { distributedEnv, metricValue, startService, type ForeshockProcess } from './support/foreshock-process.js';
@@ -40,7 +41,11 @@ const CODECS = [
 describe.skipIf(!kafka || !redis)('distributed ingest paths: Telegraf topic and remote-write, each service its own process', () => {
   const run = `fsd${randomBytes(4).toString('hex')}`;
   const env = distributedEnv(kafka!, redis!, run);
-  Object.assign(env, { FORESHOCK_BUS_PARTITIONS: '4', FORESHOCK_DETECTOR_WARMUP_SAMPLES: '30', FORESHOCK_DETECTOR_MIN_DURATION: '30s' });
+  Object.assign(env, {
+    FORESHOCK_BUS_PARTITIONS: '4', FORESHOCK_DETECTOR_WARMUP_SAMPLES: '30', FORESHOCK_DETECTOR_MIN_DURATION: '30s',
+    // The series of this test are declared signals (higher is worse), so their anomalies page.
+    FORESHOCK_CATALOGUE_FILES: catalogueFile(['cpu_usage_user', 'mem_used_percent', 'node_load1'].map((match) => ({ match, role: 'signal', direction: 'up' }))),
+  });
   const procs: Record<string, ForeshockProcess> = {};
   let store: RedisStateStore;
   const t0 = Math.floor((Date.now() - 3 * 3600_000) / STEP_MS) * STEP_MS;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startForeshock, type RunningForeshock } from '../../cli/app.js';
 import { loadConfig } from '../../shared/config/index.js';
+import { catalogueFile } from '../support/catalogue.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
 import { requireService } from '../support/services.js';
 import { freePort, waitFor } from '../support/wait.js';
@@ -34,6 +35,8 @@ describe.skipIf(!alertmanager || !nodeExporter || !prometheusBin)('prometheus â†
         FORESHOCK_DETECTOR_MIN_DURATION: '30s',
         FORESHOCK_DETECTOR_RESOLVE_HOLD: '60s',
         FORESHOCK_LOG_LEVEL: 'warn',
+        // The team declares its service latency a signal (higher is worse): its anomalies page.
+        FORESHOCK_CATALOGUE_FILES: catalogueFile([{ match: 'latency_p99_ms', role: 'signal', kind: 'latency', direction: 'up', unit: 'seconds' }]),
       },
     });
     fs = await startForeshock(config, silentLogger());
