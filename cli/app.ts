@@ -51,7 +51,7 @@ function createMemoryGuard(config: ForeshockConfig, logger: Logger, telemetry: T
 }
 
 function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Telemetry, guard: MemoryGuard): Adapters {
-  const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry, guard)) : new MemoryBus({ retainMessages: config.bus.retainMessages });
+  const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry, guard)) : new MemoryBus({});
   const redis = redisConnection(config);
   const queueOptions = { attempts: config.queue.attempts, backoffBaseMs: config.queue.backoffBase, backoffMaxMs: config.queue.backoffMax };
   const queue = config.queue.kind === 'bullmq'

@@ -5,3 +5,4 @@ export { SqliteDatabase, SQLITE_DATABASE_DEFAULTS } from './sqlite-database.js';
 export type { FsyncPolicy, SqliteDatabaseOptions, SqliteDatabaseStats } from './sqlite-database.js';
 export { SqliteStateStore } from './sqlite-state-store.js';
 export type { SqliteStateStoreOptions, SqliteStateStoreStats } from './sqlite-state-store.js';
+export { SqliteBusStorage } from './sqlite-bus-storage.js';
