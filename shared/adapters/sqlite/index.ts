@@ -6,3 +6,4 @@ export type { FsyncPolicy, SqliteDatabaseOptions, SqliteDatabaseStats } from './
 export { SqliteStateStore } from './sqlite-state-store.js';
 export type { SqliteStateStoreOptions, SqliteStateStoreStats } from './sqlite-state-store.js';
 export { SqliteBusStorage } from './sqlite-bus-storage.js';
+export { SqliteJobStore } from './sqlite-job-store.js';
