@@ -228,7 +228,7 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     { name: config.bus.topicEvents, partitions: config.bus.partitions },
   ]);
 
-  const detector = new DetectorService({ bus, store, sink, config, telemetry, logger: logger.child({ service: 'detector' }) });
+  const detector = new DetectorService({ bus, store, sink, config, telemetry, memoryGuard, logger: logger.child({ service: 'detector' }) });
   const ingest = new IngestService({ bus, config, telemetry, logger: logger.child({ service: 'ingest' }) });
   const publicUrl = config.server.publicUrl || `http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${config.server.port}`;
   const intervention = new InterventionService(

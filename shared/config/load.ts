@@ -94,6 +94,9 @@ function crossCheck(c: ForeshockConfig): void {
   for (const url of c.alertmanager.url) {
     if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError('alertmanager.url', `"${url}" is not an http(s) URL`);
   }
+  if (c.limits.bufferBytes < c.server.maxBodyBytes + c.server.maxDecodedBytes) {
+    throw new ConfigError('limits.bufferBytes', `must hold one request at the size limits: at least server.maxBodyBytes + server.maxDecodedBytes (${c.server.maxBodyBytes + c.server.maxDecodedBytes})`);
+  }
   if (c.queue.backoffBase > c.queue.backoffMax) {
     throw new ConfigError('queue.backoffBase', 'must not exceed queue.backoffMax');
   }

@@ -9,7 +9,7 @@ export const SCHEMA = {
     host: str('0.0.0.0', 'Address the HTTP server listens on.'),
     port: int(9740, 'HTTP port for receivers, API, page and /metrics.', 0, 65535),
     maxBodyBytes: int(32 * 1024 * 1024, 'Largest request body accepted, as sent (compressed), in bytes; larger gets 413.', 1024),
-    maxDecodedBytes: int(256 * 1024 * 1024, 'Largest body after snappy/gzip decompression, in bytes; larger gets 413.', 1024),
+    maxDecodedBytes: int(64 * 1024 * 1024, 'Largest body after snappy/gzip decompression, in bytes; larger gets 413 (decoded line protocol is held as bytes and text: up to 3× this of limits.bufferBytes).', 1024),
     publicUrl: str('', 'URL users reach Foreshock at, for links in alerts (default http://<host>:<port>).'),
   },
   log: {

@@ -55,6 +55,8 @@ const MB = 1024 * 1024;
 export class MemoryGuard {
   private checkedAt = -Infinity;
   private over: string | null = null;
+  /** The mark exceeded is resident memory or heap (not a watched quantity such as the bus backlog). */
+  private overMemory = false;
   private readonly hysteresis: number;
   private readonly watched: Watched[] = [];
   private reserved = 0;
@@ -132,8 +134,18 @@ export class MemoryGuard {
     return this.over;
   }
 
+  /**
+   * The reason when the guard is engaged for memory itself (resident or heap), null otherwise
+   * (below the marks, or engaged only for a watched quantity). Same sampling as `pressure`.
+   */
+  memoryPressure(): string | null {
+    const over = this.pressure();
+    return this.overMemory ? over : null;
+  }
+
   /** Which mark (scaled by `scale`) usage is above, or null. */
   private measure(scale: number): string | null {
+    this.overMemory = true;
     const { rssHighWaterBytes, heapHighWater } = this.marks;
     if (rssHighWaterBytes > 0) {
       const rss = this.read.rss();
@@ -147,6 +159,7 @@ export class MemoryGuard {
         return `heap ${Math.round(h.used / MB)} MiB is above limits.heapHighWater (${heapHighWater} of ${Math.round(h.limit / MB)} MiB${scale < 1 ? `, held until below ${Math.round((heapHighWater * scale * h.limit) / MB)} MiB` : ''})`;
       }
     }
+    this.overMemory = false;
     for (const w of this.watched) {
       const v = w.read();
       if (v > w.limit * scale) {
