@@ -3,6 +3,7 @@
 // state.kind=memory; the durable embedded store is SqliteStateStore (shared/adapters/sqlite).
 
 import { ForeshockError } from '../../errors/index.js';
+import { nextLogId } from './log-ids.js';
 import type { StateStore } from '../../ports/index.js';
 import { withDefaults } from './with-defaults.js';
 
@@ -45,9 +46,6 @@ interface LogValue {
 
 type Value = StringValue | HashValue | LogValue;
 
-const ID_MS_DIGITS = 13;
-const ID_SEQ_DIGITS = 6;
-const ID_SEQ_MAX = 10 ** ID_SEQ_DIGITS - 1;
 
 function wrongType(key: string, want: string): ForeshockError {
   return new ForeshockError('FS_STATE_WRONGTYPE', `key ${key} holds another type than ${want}`);
@@ -58,8 +56,8 @@ export class MemoryStateStore implements StateStore {
   readonly stats: MemoryStateStoreStats = { expired: 0 };
   private readonly options: Required<MemoryStateStoreOptions>;
   private readonly data = new Map<string, Value>();
-  private lastIdMs = 0;
-  private lastIdSeq = 0;
+  lastIdMs = 0;
+  lastIdSeq = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
 
@@ -173,15 +171,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   private nextId(): string {
-    let ms = Math.max(Math.floor(this.options.clock()), this.lastIdMs);
-    let seq = ms === this.lastIdMs ? this.lastIdSeq + 1 : 0;
-    if (seq > ID_SEQ_MAX) {
-      ms++;
-      seq = 0;
-    }
-    this.lastIdMs = ms;
-    this.lastIdSeq = seq;
-    return String(ms).padStart(ID_MS_DIGITS, '0') + '-' + String(seq).padStart(ID_SEQ_DIGITS, '0');
+    return nextLogId(this, this.options.clock());
   }
 
   /** The value of `key` unless absent or expired (expired values are removed). */

@@ -4,6 +4,7 @@
 
 import type Database from 'better-sqlite3';
 import { ForeshockError } from '../../errors/index.js';
+import { nextLogId } from '../memory/log-ids.js';
 import type { StateStore } from '../../ports/index.js';
 import type { SqliteDatabase } from './sqlite-database.js';
 
@@ -26,9 +27,6 @@ const TYPE_HASH = 1;
 const TYPE_LOG = 2;
 const TYPE_NAMES = ['a value', 'a hash', 'a log'];
 
-const ID_MS_DIGITS = 13;
-const ID_SEQ_DIGITS = 6;
-const ID_SEQ_MAX = 10 ** ID_SEQ_DIGITS - 1;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS state_keys (key TEXT PRIMARY KEY, type INTEGER NOT NULL, value BLOB, expires_at INTEGER, n INTEGER NOT NULL DEFAULT 0);
@@ -64,8 +62,8 @@ export class SqliteStateStore implements StateStore {
   readonly stats: SqliteStateStoreStats = { expired: 0 };
   private readonly clock: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
-  private lastIdMs: number;
-  private lastIdSeq: number;
+  lastIdMs: number;
+  lastIdSeq: number;
   private readonly q: Record<string, Database.Statement>;
   private closed = false;
   private readonly closeDatabase: boolean;
@@ -276,16 +274,9 @@ export class SqliteStateStore implements StateStore {
 
   /** Inside a write: the next log id, persisted with the write that uses it. */
   private nextId(): string {
-    let ms = Math.max(Math.floor(this.clock()), this.lastIdMs);
-    let seq = ms === this.lastIdMs ? this.lastIdSeq + 1 : 0;
-    if (seq > ID_SEQ_MAX) {
-      ms++;
-      seq = 0;
-    }
-    this.lastIdMs = ms;
-    this.lastIdSeq = seq;
-    this.q.putMeta.run('log_id_ms', ms);
-    this.q.putMeta.run('log_id_seq', seq);
-    return String(ms).padStart(ID_MS_DIGITS, '0') + '-' + String(seq).padStart(ID_SEQ_DIGITS, '0');
+    const id = nextLogId(this, this.clock());
+    this.q.putMeta.run('log_id_ms', this.lastIdMs);
+    this.q.putMeta.run('log_id_seq', this.lastIdSeq);
+    return id;
   }
 }
