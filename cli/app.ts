@@ -6,12 +6,13 @@ import type { ForeshockConfig } from '../shared/config/index.js';
 import { ConfigError, ForeshockError } from '../shared/errors/index.js';
 import { createHttpServer, resolveTokenHashes } from '../shared/http/index.js';
 import { MemoryBus, MemoryJobQueue, MemoryMetricSink, MemoryStateStore, NullMetricSink } from '../shared/adapters/memory/index.js';
+import { SqliteBusStorage, SqliteDatabase, SqliteJobStore, SqliteStateStore } from '../shared/adapters/sqlite/index.js';
 import { InfluxMetricSink } from '../shared/adapters/influx/index.js';
 import { KafkaBus, type KafkaBusOptions } from '../shared/adapters/kafka/index.js';
 import { RedisStateStore, type RedisConnectionOptions } from '../shared/adapters/redis/index.js';
 import { BullMqJobQueue } from '../shared/adapters/bullmq/index.js';
 import type { Bus, JobQueue, MetricSink, StateStore } from '../shared/ports/index.js';
-import { createTelemetry, MemoryGuard, type Logger, type Telemetry } from '../shared/telemetry/index.js';
+import { createTelemetry, derivedRssMark, MemoryGuard, type Logger, type Telemetry } from '../shared/telemetry/index.js';
 import { apiRoutes, auditRoutes, pageRoutes, recentValuesFrom, runbookRoutes } from '../services/api/index.js';
 import { DETECTOR_GROUP, DetectorService, forecastFromModel } from '../services/detector/index.js';
 import { INGEST_GROUP, IngestService } from '../services/ingest/index.js';
@@ -50,6 +51,8 @@ export interface Adapters {
   queue: JobQueue;
   store: StateStore;
   sink: MetricSink;
+  /** The data directory's database, when an adapter is `embedded`. */
+  database: SqliteDatabase | null;
 }
 
 /**
@@ -59,7 +62,11 @@ export interface Adapters {
 function createMemoryGuard(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): MemoryGuard {
   const l = config.limits;
   const log = logger.child({ component: 'memory-guard' });
-  return new MemoryGuard({ heapHighWater: l.heapHighWater, rssHighWaterBytes: l.rssHighWaterBytes, hysteresis: l.highWaterHysteresis }, 100, undefined, undefined, (over) => {
+  // No mark configured: a share of what the process may use (cgroup limit, else physical memory).
+  const derived = derivedRssMark(l.rssHighWaterShare);
+  const rssHighWaterBytes = l.rssHighWaterBytes > 0 ? l.rssHighWaterBytes : derived.bytes;
+  if (l.rssHighWaterBytes === 0 && rssHighWaterBytes > 0) log.info({ rssHighWaterBytes, from: derived.source }, 'resident memory mark derived (limits.rssHighWaterShare)');
+  return new MemoryGuard({ heapHighWater: l.heapHighWater, rssHighWaterBytes, hysteresis: l.highWaterHysteresis, bufferBytes: l.bufferBytes }, 100, undefined, undefined, (over) => {
     telemetry.memoryPressure.set(over === null ? 0 : 1);
     if (over === null) log.info('memory back below the high-water marks; accepting writes and consuming again');
     else log.warn({ reason: over }, 'memory above a high-water mark; shedding writes with 503 and pausing Kafka consumption');
@@ -67,17 +74,63 @@ function createMemoryGuard(config: ForeshockConfig, logger: Logger, telemetry: T
 }
 
 function createAdapters(config: ForeshockConfig, logger: Logger, telemetry: Telemetry, guard: MemoryGuard): Adapters {
-  const bus = config.bus.kind === 'kafka' ? new KafkaBus(kafkaBusOptions(config, logger, telemetry, guard)) : new MemoryBus({ retainMessages: config.bus.retainMessages });
+  const database = [config.bus.kind, config.state.kind, config.queue.kind].includes('embedded') ? openDatabase(config, logger, telemetry) : null;
+  let bus: Bus;
+  if (config.bus.kind === 'kafka') {
+    bus = new KafkaBus(kafkaBusOptions(config, logger, telemetry, guard));
+  } else {
+    const log = logger.child({ component: 'bus' });
+    const embedded = new MemoryBus({
+      retainBytes: config.bus.retainBytes,
+      retainAgeMs: config.bus.retainAge,
+      maxBatchBytes: config.bus.maxBatchBytes,
+      storage: config.bus.kind === 'embedded' ? new SqliteBusStorage(database!) : undefined,
+      onError: (err, where, groupId) => {
+        telemetry.errors.inc({ code: err instanceof ForeshockError ? err.code : `FS_BUS_${where.toUpperCase()}` });
+        log.warn({ err, where, groupId }, where === 'eachBatch' ? 'bus handler failed; the batch is delivered again' : `bus ${where} failed`);
+      },
+    });
+    // Accepted data not yet consumed weighs on back-pressure like memory does.
+    guard.watch('limits.backlogBytes', 'accepted data waiting in the embedded bus', config.limits.backlogBytes, () => embedded.backlogBytes());
+    telemetry.sources.busBacklogBytes = () => embedded.backlogBytes();
+    bus = embedded;
+  }
   const redis = redisConnection(config);
   const queueOptions = { attempts: config.queue.attempts, backoffBaseMs: config.queue.backoffBase, backoffMaxMs: config.queue.backoffMax };
+  const queueLog = logger.child({ component: 'queue' });
   const queue = config.queue.kind === 'bullmq'
     ? new BullMqJobQueue({ ...redis, ...queueOptions, prefix: config.redis.queuePrefix, concurrency: config.queue.concurrency })
-    : new MemoryJobQueue(queueOptions);
+    : new MemoryJobQueue({
+        ...queueOptions,
+        store: config.queue.kind === 'embedded' ? new SqliteJobStore(database!) : null,
+        onStoreError: (err) => {
+          telemetry.errors.inc({ code: 'FS_QUEUE_STORE' });
+          queueLog.warn({ err }, 'job state could not be stored; the job may run again after a restart');
+        },
+      });
   const store = config.state.kind === 'redis'
     ? new RedisStateStore({ ...redis, keyPrefix: config.redis.keyPrefix })
-    : new MemoryStateStore({ snapshotPath: config.state.snapshotPath || undefined });
+    : config.state.kind === 'embedded' ? new SqliteStateStore(database!) : new MemoryStateStore();
   const sink = createMetricSink(config, logger, telemetry);
-  return { bus, queue, store, sink };
+  return { bus, queue, store, sink, database };
+}
+
+/** The data directory's database; a failed commit is counted, logged and shown in /readyz (see startForeshock). */
+function openDatabase(config: ForeshockConfig, logger: Logger, telemetry: Telemetry): SqliteDatabase {
+  const log = logger.child({ component: 'data' });
+  const db = new SqliteDatabase({
+    dir: config.data.dir,
+    fsync: config.data.fsync,
+    fsyncIntervalMs: config.data.fsyncInterval,
+    onError: (err) => {
+      telemetry.errors.inc({ code: err.code });
+      log.error({ err, dir: config.data.dir }, 'embedded database write failed; the writes of that commit were refused to their callers');
+    },
+  });
+  telemetry.sources.dataBytes = () => db.sizeBytes();
+  telemetry.sources.dataCommits = () => ({ ok: db.stats.commits, failed: db.stats.commitErrors + db.stats.syncErrors });
+  log.info({ path: db.path, fsync: config.data.fsync }, 'embedded database open');
+  return db;
 }
 
 /** Connection options of the Redis adapters (StateStore, JobQueue): URL, secret, TLS. */
@@ -171,15 +224,17 @@ function createMetricSink(config: ForeshockConfig, logger: Logger, telemetry: Te
 }
 
 export async function startForeshock(config: ForeshockConfig, logger: Logger, service: ServiceName = 'all', options: StartOptions = {}): Promise<RunningForeshock> {
-  if (service !== 'all' && config.bus.kind === 'memory') {
-    throw new ConfigError('bus.kind', `"foreshock ${service}" runs one service alone, which needs a shared bus; with bus.kind=memory use "foreshock start"`);
+  if (service !== 'all' && config.bus.kind !== 'kafka') {
+    throw new ConfigError('bus.kind', `"foreshock ${service}" runs one service alone, which needs a shared bus; with bus.kind=${config.bus.kind} use "foreshock start"`);
   }
   const telemetry = createTelemetry();
   const memoryGuard = createMemoryGuard(config, logger, telemetry);
+  telemetry.sources.bufferedBytes = () => memoryGuard.buffered;
+  telemetry.sources.marks = () => ({ rss: memoryGuard.rssMark, buffer: memoryGuard.bufferLimit, backlog: config.bus.kind === 'kafka' ? 0 : config.limits.backlogBytes });
   const adapters = createAdapters(config, logger, telemetry, memoryGuard);
   // One process runs every service (`start`) or just one of them (`foreshock <service>`).
   const runs = (s: Exclude<ServiceName, 'all'>) => service === 'all' || service === s;
-  const { bus, queue, store, sink } = adapters;
+  const { bus, queue, store, sink, database } = adapters;
   const closers: (() => Promise<void>)[] = [];
   let started = false;
   await bus.ensureTopics([
@@ -189,7 +244,7 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     { name: config.bus.topicEvents, partitions: config.bus.partitions },
   ]);
 
-  const detector = new DetectorService({ bus, store, sink, config, telemetry, logger: logger.child({ service: 'detector' }) });
+  const detector = new DetectorService({ bus, store, sink, config, telemetry, memoryGuard, logger: logger.child({ service: 'detector' }) });
   const ingest = new IngestService({ bus, config, telemetry, logger: logger.child({ service: 'ingest' }) });
   const publicUrl = config.server.publicUrl || `http://${config.server.host === '0.0.0.0' ? 'localhost' : config.server.host}:${config.server.port}`;
   const intervention = new InterventionService(
@@ -222,7 +277,11 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
     logger,
     telemetry,
     bodyLimit: config.server.maxBodyBytes,
-    readiness: [() => (!runs('detect') || detector.ready() ? null : 'detector not started'), () => (started ? null : 'starting')],
+    readiness: [
+      () => (!runs('detect') || detector.ready() ? null : 'detector not started'),
+      () => (started ? null : 'starting'),
+      () => (database?.lastError ? `${database.lastError.code}: ${database.lastError.message}` : null),
+    ],
     auth: { readHashes: resolveTokenHashes('auth.readTokens', config.auth.readTokens), writeHashes: resolveTokenHashes('auth.writeTokens', config.auth.writeTokens) },
   });
   // Receivers and the API serve their routes; pure workers only /healthz, /readyz and /metrics.
@@ -324,6 +383,7 @@ export async function startForeshock(config: ForeshockConfig, logger: Logger, se
       await sink.close();
       await store.close();
       await bus.close();
+      await database?.close();
     },
   };
 }

@@ -19,7 +19,7 @@ import {
   type Labels, type MetricKind, type SeriesState, type SeriesSummary, type SeriesView,
 } from '../../shared/model/index.js';
 import type { Bus, BusBatch, MetricPoint, MetricSink, OutgoingMessage, StateStore, Subscription } from '../../shared/ports/index.js';
-import type { Logger, Telemetry } from '../../shared/telemetry/index.js';
+import type { Logger, MemoryGuard, Telemetry } from '../../shared/telemetry/index.js';
 import {
   DetectorEngine, EVENT_BREACH_CLEARED, EVENT_FORECAST_BREACH, EVENT_OPENED, EVENT_RESOLVED, EVENT_SATURATED, EVENT_SATURATION_CLEARED, EVENT_UPDATED, explain,
   formatValue, profileResolverFromConfig, type ProfileResolver,
@@ -40,6 +40,8 @@ export interface DetectorDeps {
   logger: Logger;
   /** Wall clock for checkpoint scheduling, ms. Default `Date.now`. */
   clock?: () => number;
+  /** While it is engaged (the process is above a memory mark), new series are refused: existing ones keep their state. */
+  memoryGuard?: MemoryGuard;
 }
 
 /** A samples-topic partition this worker owns, and how far its state is applied and durable. */
@@ -91,7 +93,7 @@ export class DetectorService implements SeriesView {
   /** Event time of the last sample of the series `processSeries` ran last (an output, not per-sample state). */
   private seriesLastTs = -Infinity;
   private readonly out = new Float64Array(3);
-  private dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0 };
+  private dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0, series_limit_memory: 0 };
   /** Wall time of the last series-limit warning, and refusals since (the warning is rate-limited). */
   private limitWarnAt = -Infinity;
   private limitRefusedSince = 0;
@@ -736,33 +738,39 @@ export class DetectorService implements SeriesView {
     if (this.dropped.out_of_order > 0) telemetry.samplesDropped.inc({ reason: 'out_of_order' }, this.dropped.out_of_order);
     if (this.dropped.series_limit_host > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_host' }, this.dropped.series_limit_host);
     if (this.dropped.series_limit_total > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_total' }, this.dropped.series_limit_total);
+    if (this.dropped.series_limit_memory > 0) telemetry.samplesDropped.inc({ reason: 'series_limit_memory' }, this.dropped.series_limit_memory);
     if (this.ignoredSamples > 0) telemetry.samplesIgnored.inc(this.ignoredSamples);
     this.ignoredSamples = 0;
     if (this.derived.incomplete > 0) telemetry.derivedIncomplete.inc(this.derived.incomplete);
     this.derived.incomplete = 0;
-    this.dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0 };
+    this.dropped = { duplicate: 0, out_of_order: 0, series_limit_host: 0, series_limit_total: 0, series_limit_memory: 0 };
   }
 
   /**
    * Cardinality limits, checked once per new series (never per sample): a series over
    * limits.seriesTotal or its host over limits.seriesPerHost is refused, its samples counted
-   * as dropped, and a warning naming the host is logged at most every LIMIT_WARN_EVERY_MS.
+   * as dropped, and a warning naming the host is logged at most every LIMIT_WARN_EVERY_MS. So is
+   * a new series while the process is above a memory mark (what the receivers had accepted
+   * before they started to shed would otherwise grow memory past it).
    */
   private overSeriesLimit(key: string, host: string, samples: number): boolean {
     const { seriesPerHost, seriesTotal } = this.deps.config.limits;
-    let reason: 'series_limit_total' | 'series_limit_host';
+    let reason: 'series_limit_total' | 'series_limit_host' | 'series_limit_memory';
+    let memory: string | null = null;
     if (seriesTotal > 0 && this.table.size >= seriesTotal) reason = 'series_limit_total';
     else if (seriesPerHost > 0 && this.table.hostCount(host) >= seriesPerHost) reason = 'series_limit_host';
+    else if ((memory = this.deps.memoryGuard?.memoryPressure() ?? null) !== null) reason = 'series_limit_memory';
     else return false;
     this.dropped[reason] += samples;
     this.limitRefusedSince++;
     const now = this.clock();
     if (now - this.limitWarnAt >= LIMIT_WARN_EVERY_MS) {
       this.limitWarnAt = now;
-      const limit = reason === 'series_limit_total' ? `limits.seriesTotal (${seriesTotal})` : `limits.seriesPerHost (${seriesPerHost})`;
+      const limit = reason === 'series_limit_total' ? `limits.seriesTotal (${seriesTotal}) reached`
+        : reason === 'series_limit_host' ? `limits.seriesPerHost (${seriesPerHost}) reached` : memory!;
       this.deps.logger.warn(
         { host, series: key, reason, hostSeries: this.table.hostCount(host), totalSeries: this.table.size, refusedSinceLastWarning: this.limitRefusedSince },
-        `new series of host ${host} refused: ${limit} reached`,
+        `new series of host ${host} refused: ${limit}`,
       );
       this.limitRefusedSince = 0;
     }

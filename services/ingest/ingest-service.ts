@@ -3,9 +3,11 @@
 // "samples" topic. The offsets of a raw batch are committed only after its samples are sent.
 
 import { loadCatalogue } from '../../shared/catalogue/index.js';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
-  RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, linePointLimitBroken, parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions,
+  RAW_FORMAT_LINE_PROTOCOL_GZIP, RAW_FORMAT_REMOTE_WRITE, decodeRawPayload, linePointLimitBroken, parseLineProtocol, snappyDecompress, type DecodeWriteRequestOptions,
   type LimitReason,
 } from '../../shared/codecs/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
@@ -23,6 +25,13 @@ export interface IngestDeps {
 const textDecoder = new TextDecoder();
 /** Consumer group of the ingest workers on the raw topics (the Kafka adapter prepends kafka.groupIdPrefix). */
 export const INGEST_GROUP = 'foreshock-ingest';
+const gunzipAsync = promisify(gunzip);
+/**
+ * Samples normalised before they are sent on, even mid-batch: a batch of large bodies must not
+ * pile all its samples up in memory first (a redelivered batch re-sends them; the detector
+ * drops the duplicates by timestamp).
+ */
+const PUBLISH_EVERY_SAMPLES = 250_000;
 
 export class IngestService {
   private readonly normaliser: Normaliser;
@@ -57,7 +66,7 @@ export class IngestService {
     for (const m of batch.messages) {
       try {
         if (isTelegraf) this.addLineProtocol(textDecoder.decode(m.value), config.ingest.defaultPrecision, m.timestamp, batch.topic, m.offset);
-        else this.addRaw(m.value, batch.topic, m.offset);
+        else await this.addRaw(m.value, batch.topic, m.offset);
       } catch (err) {
         // A payload that cannot be decoded will never decode: count it, log it, move on
         // (redelivering it would block the partition forever).
@@ -66,12 +75,19 @@ export class IngestService {
         telemetry.samplesDropped.inc({ reason: 'undecodable_message' });
         logger.warn({ topic: batch.topic, partition: batch.partition, offset: m.offset, code, err: (err as Error).message }, 'raw message dropped');
       }
+      if (this.normaliser.accepted >= PUBLISH_EVERY_SAMPLES) await this.publish();
     }
     await this.publish();
   }
 
-  private addRaw(value: Uint8Array, topic: string, offset: number): void {
+  private async addRaw(value: Uint8Array, topic: string, offset: number): Promise<void> {
     const raw = decodeRawPayload(value);
+    if (raw.format === RAW_FORMAT_LINE_PROTOCOL_GZIP) {
+      // Kept compressed while it waited; inflated one body at a time, here.
+      const text = await gunzipAsync(raw.body, { maxOutputLength: this.deps.config.server.maxDecodedBytes });
+      this.addLineProtocol(text.toString('utf8'), raw.precision, raw.receivedAtMs, topic, offset);
+      return;
+    }
     if (raw.format === RAW_FORMAT_REMOTE_WRITE) {
       // Series over a per-series limit are skipped: the receiver refused (and counted) them,
       // the body it queued still holds them.

@@ -1,15 +1,17 @@
 // Receiver stage: the write endpoints senders point at. Each body is validated (decoded
 // once, so a bad payload is refused with a 4xx naming the problem) and the accepted body is
-// published to the raw topic for the ingest stage.
+// published, as it was sent (compressed), to the raw topic for the ingest stage. Every byte a
+// request holds while it is read and decoded is reserved against limits.bufferBytes first:
+// what does not fit now waits at the sender (503 + Retry-After), what can never fit is 413.
 
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import {
-  RAW_FORMAT_LINE_PROTOCOL, RAW_FORMAT_REMOTE_WRITE, decodeLabels, describeLabelLimit, describeLinePointLimit, encodeRawPayload,
-  labelLimitBroken, labelsWithinBytes, linePointLimitBroken, parseLineProtocol, scanWriteRequest, snappyDecompress, tooManySamples,
-  tooManySeries, type LimitReason, type RawPrecision, type WriteRequestVisitor,
+  RAW_FORMAT_LINE_PROTOCOL, RAW_FORMAT_LINE_PROTOCOL_GZIP, RAW_FORMAT_REMOTE_WRITE, decodeLabels, describeLabelLimit, describeLinePointLimit, encodeRawPayload,
+  labelLimitBroken, labelsWithinBytes, linePointLimitBroken, parseLineProtocol, scanWriteRequest, snappyDecompress, snappyUncompressedLength,
+  tooManySamples, tooManySeries, type LimitReason, type RawFormat, type RawPrecision, type WriteRequestVisitor,
 } from '../../shared/codecs/index.js';
 import { BadRequestError, ForeshockError, PayloadTooLargeError, UnavailableError, UnsupportedMediaTypeError } from '../../shared/errors/index.js';
 import type { Bus } from '../../shared/ports/index.js';
@@ -28,6 +30,9 @@ export interface ReceiverDeps {
 const V1_PRECISION: Record<string, RawPrecision> = { n: 'ns', ns: 'ns', u: 'us', us: 'us', 'µ': 'us', ms: 'ms', s: 's' };
 const V2_PRECISION: Record<string, RawPrecision> = { ns: 'ns', us: 'us', ms: 'ms', s: 's' };
 const WRITE_ROUTES = new Set(['/api/v1/write', '/api/v2/write', '/write']);
+/** Bytes of buffer budget each request holds, released when it is answered or aborted. */
+const HELD = new WeakMap<FastifyRequest, number>();
+const MIB = 1024 * 1024;
 
 /** Error code of a series refused by a per-series limit. */
 function limitCode(reason: LimitReason): string {
@@ -50,18 +55,59 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
     if (req.method !== 'POST' || route === undefined || !WRITE_ROUTES.has(route)) return;
     // Checked before the body is read: a write refused for memory should cost as little as possible.
     const over = guard.pressure();
-    if (over === null) return;
-    // Answered here rather than thrown: shedding load is expected, not an error worth a log line each.
-    telemetry.requestsRejected.inc({ route, code: 'FS_MEMORY_HIGH' });
-    return reply.status(503).header('Retry-After', String(retryAfterS)).send({ code: 'FS_MEMORY_HIGH', message: `overloaded, retry later: ${over}` });
+    if (over !== null) {
+      // Answered here rather than thrown: shedding load is expected, not an error worth a log line each.
+      telemetry.requestsRejected.inc({ route, code: 'FS_MEMORY_HIGH' });
+      return reply.status(503).header('Retry-After', String(retryAfterS)).send({ code: 'FS_MEMORY_HIGH', message: `overloaded, retry later: ${over}` });
+    }
+    // The body as sent: its announced length, or the most it may be when it comes chunked.
+    const announced = Number(req.headers['content-length']);
+    const maxBody = config.server.maxBodyBytes;
+    if (Number.isFinite(announced) && announced > maxBody) return; // fastify answers 413 before reading it
+    const bytes = Number.isFinite(announced) && announced >= 0 ? announced : Math.min(maxBody, guard.bufferLimit || maxBody);
+    const refused = hold(req, bytes, 'the request body');
+    if (refused !== null) {
+      telemetry.requestsRejected.inc({ route, code: refused.code });
+      if (refused.status === 503) reply.header('Retry-After', String(retryAfterS));
+      return reply.status(refused.status).send({ code: refused.code, message: refused.message });
+    }
   });
+  const releaseHeld = async (req: FastifyRequest) => {
+    const n = HELD.get(req);
+    if (n === undefined) return;
+    HELD.delete(req);
+    guard.release(n);
+  };
+  app.addHook('onResponse', releaseHeld);
+  app.addHook('onRequestAbort', releaseHeld);
+
+  /**
+   * Reserves `bytes` more of the buffer budget for `req` (released when it is answered). Returns
+   * the refusal instead: 503 while others hold the budget, 413 when it alone exceeds it.
+   */
+  function hold(req: FastifyRequest, bytes: number, what: string): UnavailableError | PayloadTooLargeError | null {
+    const r = guard.reserve(bytes);
+    if (r === 'ok') {
+      HELD.set(req, (HELD.get(req) ?? 0) + bytes);
+      return null;
+    }
+    const limit = `limits.bufferBytes (${(guard.bufferLimit / MIB).toFixed(1)} MiB)`;
+    if (r === 'too_large') return new PayloadTooLargeError('FS_BUFFER_TOO_LARGE', `${what} needs ${(bytes / MIB).toFixed(1)} MiB of buffer, more than ${limit}: send smaller requests`);
+    return new UnavailableError('FS_BUFFER_BUSY', `overloaded, retry later: ${what} needs ${(bytes / MIB).toFixed(1)} MiB of buffer and ${(guard.buffered / MIB).toFixed(1)} MiB of ${limit} are held by requests in progress`, retryAfterS);
+  }
+
+  /** `hold`, throwing the refusal. */
+  function holdOrThrow(req: FastifyRequest, bytes: number, what: string): void {
+    const refused = hold(req, bytes, what);
+    if (refused !== null) throw refused;
+  }
 
   /**
    * Keyed by the sender's address: one sender's bodies land on one raw partition in the order
    * they were accepted, so ingest sees each series in time order (a null key would spread a
    * sender's consecutive requests over partitions that are consumed independently).
    */
-  async function publish(req: FastifyRequest, format: typeof RAW_FORMAT_REMOTE_WRITE | typeof RAW_FORMAT_LINE_PROTOCOL, precision: RawPrecision, body: Uint8Array): Promise<void> {
+  async function publish(req: FastifyRequest, format: RawFormat, precision: RawPrecision, body: Uint8Array): Promise<void> {
     try {
       await bus.send(config.bus.topicRaw, [{ key: req.ip, value: encodeRawPayload(format, precision, Date.now(), body) }]);
     } catch (err) {
@@ -85,6 +131,9 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
       if (encoding !== 'snappy') throw new UnsupportedMediaTypeError('FS_RW_ENCODING', `Content-Encoding must be snappy, got "${encoding}"`);
       const body = bodyOf(req);
       if (body.length === 0) throw new BadRequestError('FS_RW_EMPTY', 'empty body: expected a snappy-compressed WriteRequest');
+      // The decoded size is in the block's preamble: reserve it before decompressing.
+      const announcedLength = snappyUncompressedLength(body);
+      if (announcedLength <= config.server.maxDecodedBytes) holdOrThrow(req, announcedLength, 'the decoded body');
       const decoded = snappyDecompress(body, config.server.maxDecodedBytes);
       // Validated without building the request: labels are decoded only when their byte
       // lengths say a per-series limit may be broken.
@@ -109,12 +158,20 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
 
   async function lineProtocol(req: FastifyRequest, reply: FastifyReply, route: string, precision: RawPrecision, errorShape: 'v1' | 'v2') {
     try {
-      let body = bodyOf(req);
+      const sent = bodyOf(req);
+      let body = sent;
       const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase();
+      // Decoded, a body is held as bytes and as a string (up to two bytes per character).
       if (encoding === 'gzip') {
+        // A gzip member ends with its decoded size mod 2^32: reserve that before inflating.
+        const isize = sent.length >= 18 ? sent.readUInt32LE(sent.length - 4) : 0;
+        holdOrThrow(req, 3 * Math.min(isize, config.server.maxDecodedBytes), 'the decoded body');
         try {
-          body = await gunzipAsync(body, { maxOutputLength: config.server.maxDecodedBytes });
+          body = await gunzipAsync(sent, { maxOutputLength: config.server.maxDecodedBytes });
+          // Several members, or a size that lied: hold what it really is (it is in memory already).
+          if (body.length > isize) holdOrThrow(req, 3 * (body.length - isize), 'the decoded body');
         } catch (err) {
+          if (err instanceof ForeshockError) throw err;
           if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
             throw new PayloadTooLargeError('FS_LP_TOO_LARGE', `gzip body inflates beyond ${config.server.maxDecodedBytes} bytes`);
           }
@@ -122,6 +179,8 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
         }
       } else if (encoding !== 'identity') {
         throw new UnsupportedMediaTypeError('FS_LP_ENCODING', `Content-Encoding must be gzip or identity, got "${encoding}"`);
+      } else {
+        holdOrThrow(req, 2 * body.length, 'the body as text');
       }
       const text = Buffer.from(body.buffer, body.byteOffset, body.length).toString('utf8');
       let good = 0;
@@ -149,7 +208,7 @@ export async function receiverRoutes(app: FastifyInstance, deps: ReceiverDeps): 
           limitMessage = `line ${p.line}: ${describeLinePointLimit(broken, p, limits)}`;
         }
       });
-      if (good > 0) await publish(req, RAW_FORMAT_LINE_PROTOCOL, precision, body);
+      if (good > 0) await publish(req, sent === body ? RAW_FORMAT_LINE_PROTOCOL : RAW_FORMAT_LINE_PROTOCOL_GZIP, precision, sent);
       telemetry.samplesReceived.inc({ source: 'line_protocol' }, good);
       for (const [reason, n] of Object.entries(dropped)) telemetry.samplesDropped.inc({ reason }, n);
       if (result.badLines > 0 || limited > 0) {

@@ -16,7 +16,7 @@ describe('config', () => {
   it('has defaults that need nothing installed', () => {
     const { config } = loadConfig({ env: {} });
     expect(config.server.port).toBe(9740);
-    expect(config.bus.kind).toBe('memory');
+    expect(config.bus.kind).toBe('embedded');
     expect(config.ingest.hostLabels).toEqual(['host', 'instance']);
     expect(config.detector.minDuration).toBe(30_000);
   });

@@ -8,6 +8,12 @@ import { urlAllowed } from './allow-list.js';
 import { SCHEMA, type ForeshockConfig } from './schema.js';
 import { envName, formatDuration, isLeaf, parseDuration, validateObjectList, type Leaf, type Schema } from './spec.js';
 
+/** Keys that existed once, and what replaced them (a config naming one is refused with this). */
+const REMOVED_KEYS: Record<string, string> = {
+  'state.snapshotPath': 'removed: the embedded state is durable in data.dir (state.kind=embedded, the default)',
+  'bus.retainMessages': 'removed: the embedded bus retains by bytes and age (bus.retainBytes, bus.retainAge) and never deletes what is not consumed',
+};
+
 /** FORESHOCK_* variables that are not config keys (read by the CLI or tests). */
 const NON_CONFIG_ENV = /^FORESHOCK_(CONFIG|TEST_.*|REQUIRE_SERVICES|RUN_DIR|NAB_DIR)$/;
 
@@ -60,12 +66,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('FORESHOCK_') || raw === undefined || NON_CONFIG_ENV.test(name)) continue;
     const path = envToPath.get(name);
+    const removed = Object.keys(REMOVED_KEYS).find((k) => envName(k) === name);
+    if (removed !== undefined) throw new ConfigError(name, REMOVED_KEYS[removed]);
     if (!path) throw new ConfigError(name, `unknown environment variable (no config key ${name})`);
     setPath(out, path, coerce(path, leaves.get(path)!, raw, name));
     sources[path] = `env ${name}`;
   }
 
   for (const [path, value] of Object.entries(options.overrides ?? {})) {
+    if (REMOVED_KEYS[path] !== undefined) throw new ConfigError(path, REMOVED_KEYS[path]);
     const leaf = leaves.get(path);
     if (!leaf) throw new ConfigError(path, 'unknown key');
     setPath(out, path, coerce(path, leaf, value, path));
@@ -84,6 +93,9 @@ function crossCheck(c: ForeshockConfig): void {
   }
   for (const url of c.alertmanager.url) {
     if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError('alertmanager.url', `"${url}" is not an http(s) URL`);
+  }
+  if (c.limits.bufferBytes < c.server.maxBodyBytes + c.server.maxDecodedBytes) {
+    throw new ConfigError('limits.bufferBytes', `must hold one request at the size limits: at least server.maxBodyBytes + server.maxDecodedBytes (${c.server.maxBodyBytes + c.server.maxDecodedBytes})`);
   }
   if (c.queue.backoffBase > c.queue.backoffMax) {
     throw new ConfigError('queue.backoffBase', 'must not exceed queue.backoffMax');
@@ -159,6 +171,7 @@ function applyObject(
       continue;
     }
     const isSection = [...leaves.keys()].some((p) => p.startsWith(path + '.'));
+    if (REMOVED_KEYS[path] !== undefined) throw new ConfigError(path, REMOVED_KEYS[path]);
     if (!isSection) throw new ConfigError(path, 'unknown key' + suggest(path, leaves));
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(path, 'must be a mapping of keys');
     applyObject(v as Record<string, unknown>, path, leaves, out, sources, file);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryGuard, type MemoryReadings } from './memory-guard.js';
+import { MemoryGuard, derivedRssMark, memoryAvailable, type MemoryReadings } from './memory-guard.js';
 
 const MB = 1024 * 1024;
 
@@ -68,5 +68,42 @@ describe('MemoryGuard', () => {
     expect(guard.off).toBe(true);
     expect(check()).toBeNull();
     expect(() => new MemoryGuard({ heapHighWater: 0.5, rssHighWaterBytes: 0, hysteresis: 1 })).toThrow(/hysteresis/);
+  });
+});
+
+describe('MemoryGuard budgets and marks', () => {
+  it('holds request buffers up to bufferBytes: busy while others hold it, too large beyond it', () => {
+    const guard = new MemoryGuard({ heapHighWater: 0, rssHighWaterBytes: 0, bufferBytes: 100 * MB });
+    expect(guard.reserve(60 * MB)).toBe('ok');
+    expect(guard.reserve(50 * MB)).toBe('busy');
+    expect(guard.reserve(101 * MB)).toBe('too_large');
+    expect(guard.buffered).toBe(60 * MB);
+    guard.release(60 * MB);
+    expect(guard.reserve(50 * MB)).toBe('ok');
+  });
+
+  it('engages on a watched quantity (the bus backlog) and names its key', () => {
+    const { guard, check } = rig({ heapHighWater: 0, rssHighWaterBytes: 0 });
+    let backlog = 0;
+    guard.watch('limits.backlogBytes', 'accepted data waiting in the embedded bus', 100 * MB, () => backlog);
+    expect(guard.off).toBe(false);
+    expect(check()).toBeNull();
+    backlog = 150 * MB;
+    expect(check()).toMatch(/accepted data waiting in the embedded bus 150\.0 MiB is above limits\.backlogBytes \(100\.0 MiB\)/);
+    backlog = 95 * MB;
+    expect(check()).not.toBeNull();
+    backlog = 80 * MB;
+    expect(check()).toBeNull();
+  });
+
+  it('derives the RSS mark from the cgroup limit, else physical memory', () => {
+    const files = (limit: string | null) => (path: string) => (path.endsWith('memory.max') ? limit : null);
+    expect(memoryAvailable(files('4294967296\n'), 16 * 1024 * MB)).toEqual({ bytes: 4 * 1024 * MB, source: 'cgroup limit (/sys/fs/cgroup/memory.max)' });
+    expect(memoryAvailable(files('max\n'), 16 * 1024 * MB).source).toBe('physical memory');
+    // cgroup v1 reports "no limit" as a huge number.
+    const v1 = (path: string) => (path.endsWith('limit_in_bytes') ? '9223372036854771712\n' : null);
+    expect(memoryAvailable(v1, 16 * 1024 * MB).bytes).toBe(16 * 1024 * MB);
+    expect(derivedRssMark(0.6, { bytes: 1000 * MB, source: 'physical memory' })).toEqual({ bytes: 600 * MB, source: '0.6 of physical memory' });
+    expect(derivedRssMark(0, { bytes: 1000 * MB, source: 'physical memory' }).bytes).toBe(0);
   });
 });

@@ -50,13 +50,56 @@ export interface Telemetry {
   readonly authRejected: Counter<'reason'>;
   /** Intervention job attempts by outcome: completed, failed (retried unless dead-lettered), dead_lettered. */
   readonly queueAttempts: Counter<'outcome'>;
+  /** Commits of the embedded database by outcome (ok, failed); a failure is also in /readyz. */
+  readonly dataCommits: Counter<'outcome'>;
+  /** Where the gauges read at scrape time come from (set by the composition root). */
+  readonly sources: TelemetrySources;
+}
+
+/** Readings taken when /metrics is scraped; unset ones read 0. */
+export interface TelemetrySources {
+  /** Accepted bytes waiting in the embedded bus for a stage to consume them. */
+  busBacklogBytes?: () => number;
+  /** Bytes of request bodies receivers hold while reading and decoding them. */
+  bufferedBytes?: () => number;
+  /** Size of the embedded database, bytes. */
+  dataBytes?: () => number;
+  /** The marks in force: rss (bytes), buffer (bytes), backlog (bytes). */
+  marks?: () => Record<string, number>;
+  /** Commits of the embedded database so far, by outcome. */
+  dataCommits?: () => { ok: number; failed: number };
 }
 
 export function createTelemetry(options: { defaultMetrics?: boolean } = {}): Telemetry {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'foreshock_process_' });
   const registers = [registry];
+  const sources: TelemetrySources = {};
+  const seenCommits: Record<string, number> = {};
+  const reading = (name: string, help: string, read: () => number) => new Gauge({ name, help, registers, collect() { this.set(read()); } });
+  reading('foreshock_bus_backlog_bytes', 'Accepted bytes waiting in the embedded bus for a stage to consume them (limits.backlogBytes).', () => sources.busBacklogBytes?.() ?? 0);
+  reading('foreshock_receiver_buffered_bytes', 'Bytes of request bodies held while being read and decoded (limits.bufferBytes).', () => sources.bufferedBytes?.() ?? 0);
+  reading('foreshock_data_bytes', 'Size of the embedded database in data.dir, bytes.', () => sources.dataBytes?.() ?? 0);
+  new Gauge({
+    name: 'foreshock_memory_mark_bytes', help: 'Marks in force, bytes: rss (limits.rssHighWaterBytes or its derived value), buffer, backlog.', labelNames: ['mark'], registers,
+    collect() {
+      for (const [mark, v] of Object.entries(sources.marks?.() ?? {})) this.set({ mark }, v);
+    },
+  });
   return {
+    sources,
+    dataCommits: new Counter({
+      name: 'foreshock_data_commits_total', help: 'Commits of the embedded database, by outcome (ok, failed; a failure also shows in /readyz).', labelNames: ['outcome'], registers,
+      collect() {
+        const now = sources.dataCommits?.();
+        if (now === undefined) return;
+        for (const outcome of ['ok', 'failed'] as const) {
+          const d = now[outcome] - (seenCommits[outcome] ?? 0);
+          if (d > 0) this.inc({ outcome }, d);
+          seenCommits[outcome] = now[outcome];
+        }
+      },
+    }),
     registry,
     samplesReceived: new Counter({ name: 'foreshock_samples_received_total', help: 'Samples accepted by a receiver, by source (remote_write, line_protocol).', labelNames: ['source'], registers }),
     samplesIngested: new Counter({ name: 'foreshock_samples_ingested_total', help: 'Samples the ingest stage normalised and passed to the detectors.', registers }),

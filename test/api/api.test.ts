@@ -10,6 +10,7 @@ import { catalogueFile } from '../support/catalogue.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
 import { freePort, waitFor } from '../support/wait.js';
 import { seedLines, type Seed } from './seed.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 let fs: RunningForeshock;
 let seed: Seed;
@@ -26,7 +27,7 @@ interface Event { kind: string; seriesKey: string; host: string; ts: number; lab
 beforeAll(async () => {
   const { config } = loadConfig({
     env: {
-      FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_API_PUBLISH_INTERVAL: '200ms',
+      FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_DATA_DIR: tempDataDir(), FORESHOCK_API_PUBLISH_INTERVAL: '200ms',
       FORESHOCK_DETECTOR_RULES: 'name=disk_used_ratio:threshold=0.9',
       // The team declares its busy CPU a signal: its anomalies page.
       FORESHOCK_CATALOGUE_FILES: catalogueFile([{ match: 'cpu_busy', role: 'signal', kind: 'ratio', direction: 'up', unit: 'percent' }]),

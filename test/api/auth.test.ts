@@ -9,6 +9,7 @@ import { startForeshock, type RunningForeshock } from '../../cli/app.js';
 import { loadConfig } from '../../shared/config/index.js';
 import { tokenHash } from '../../shared/http/index.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 const READ = 'read-token-3f1c9a';
 const WRITE = 'write-token-77be02';
@@ -23,7 +24,7 @@ beforeAll(async () => {
   const { config } = loadConfig({
     env: {
       FORESHOCK_SERVER_HOST: '127.0.0.1',
-      FORESHOCK_SERVER_PORT: '0',
+      FORESHOCK_SERVER_PORT: '0', FORESHOCK_DATA_DIR: tempDataDir(),
       FORESHOCK_AUTH_READ_TOKENS: `${tokenHash(READ)},file:${file}`,
       FORESHOCK_AUTH_WRITE_TOKENS: tokenHash(WRITE).toUpperCase(),
     },

@@ -13,6 +13,7 @@ import { catalogueFile } from '../support/catalogue.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
 import { requireService } from '../support/services.js';
 import { freePort, waitFor } from '../support/wait.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 const alertmanager = requireService('alertmanager');
 const nodeExporter = requireService('node-exporter');
@@ -29,7 +30,7 @@ describe.skipIf(!alertmanager || !nodeExporter || !prometheusBin)('prometheus â†
     const { config } = loadConfig({
       env: {
         FORESHOCK_SERVER_HOST: '127.0.0.1',
-        FORESHOCK_SERVER_PORT: '0',
+        FORESHOCK_SERVER_PORT: '0', FORESHOCK_DATA_DIR: tempDataDir(),
         FORESHOCK_ALERTMANAGER_URL: alertmanager!,
         FORESHOCK_ALERTMANAGER_RESEND_INTERVAL: '2s',
         FORESHOCK_DETECTOR_MIN_DURATION: '30s',

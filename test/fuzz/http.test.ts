@@ -12,6 +12,7 @@ import { silentLogger } from '../../shared/telemetry/index.js';
 import { lineProtocolCorpus, snappyCorpus, writeRequestCorpus } from './corpus.js';
 import { fuzzCases, fuzzSeed } from './harness.js';
 import { BYTE_MUTATORS, Rng, TEXT_MUTATORS, mutate, subSeed } from './mutate.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 const SEED = fuzzSeed();
 /** One request per 8 decoder cases: 1500 by default. */
@@ -23,7 +24,7 @@ let fs: RunningForeshock;
 
 beforeAll(async () => {
   const { config } = loadConfig({
-    env: { FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_SERVER_MAX_BODY_BYTES: String(MAX_BODY), FORESHOCK_SERVER_MAX_DECODED_BYTES: String(4 * MAX_BODY) },
+    env: { FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_DATA_DIR: tempDataDir(), FORESHOCK_SERVER_MAX_BODY_BYTES: String(MAX_BODY), FORESHOCK_SERVER_MAX_DECODED_BYTES: String(4 * MAX_BODY) },
   });
   fs = await startForeshock(config, silentLogger());
 });

@@ -9,11 +9,12 @@ import { encodeWriteRequest, snappyCompress } from '../../shared/codecs/index.js
 import { loadConfig } from '../../shared/config/index.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
 import { waitFor } from '../support/wait.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 const BASE_ENV = { FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0' };
 
 async function start(env: Record<string, string>): Promise<RunningForeshock> {
-  const { config } = loadConfig({ env: { ...BASE_ENV, ...env } });
+  const { config } = loadConfig({ env: { ...BASE_ENV, FORESHOCK_DATA_DIR: tempDataDir(), ...env } });
   return startForeshock(config, silentLogger());
 }
 

@@ -8,12 +8,13 @@ import { encodeWriteRequest, snappyCompress } from '../../shared/codecs/index.js
 import { loadConfig } from '../../shared/config/index.js';
 import { silentLogger } from '../../shared/telemetry/index.js';
 import { waitFor } from '../support/wait.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 let fs: RunningForeshock;
 
 beforeAll(async () => {
   const { config } = loadConfig({
-    env: { FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_SERVER_MAX_BODY_BYTES: '65536' },
+    env: { FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_DATA_DIR: tempDataDir(), FORESHOCK_SERVER_MAX_BODY_BYTES: '65536' },
   });
   fs = await startForeshock(config, silentLogger());
 });

@@ -14,6 +14,7 @@ import { silentLogger } from '../../shared/telemetry/index.js';
 import { seedLines, type Seed } from '../api/seed.js';
 import { requireService } from '../support/services.js';
 import { waitFor } from '../support/wait.js';
+import { tempDataDir } from '../support/data-dir.js';
 
 const chromiumPath = requireService('chromium');
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,7 +31,7 @@ describe.skipIf(!chromiumPath)('web page in headless Chromium', () => {
   beforeAll(async () => {
     const { config } = loadConfig({
       env: {
-        FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_API_PUBLISH_INTERVAL: '200ms',
+        FORESHOCK_SERVER_HOST: '127.0.0.1', FORESHOCK_SERVER_PORT: '0', FORESHOCK_DATA_DIR: tempDataDir(), FORESHOCK_API_PUBLISH_INTERVAL: '200ms',
         FORESHOCK_DETECTOR_RULES: 'name=disk_used_ratio:threshold=0.9',
       },
     });

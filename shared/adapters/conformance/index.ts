@@ -5,3 +5,4 @@ export { jobQueueConformance, JOB_QUEUE_CONFORMANCE_SETTINGS } from './job-queue
 export type { JobQueueConformanceSettings } from './job-queue-conformance.js';
 export { busConformance } from './bus-conformance.js';
 export type { BusConformanceOptions } from './bus-conformance.js';
+export { embeddedBusConformance } from './embedded-bus-conformance.js';

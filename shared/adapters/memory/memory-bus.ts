@@ -1,5 +1,7 @@
 // Embedded Bus: an in-process partitioned log with consumer groups, used when no Kafka is
 // configured. Keys are partitioned as Kafka's default partitioner does, so data lands alike.
+// Its logs and committed offsets live in a BusStorage: in memory, or in the data directory's
+// database (durable: a send resolves once its messages are on disk, groups resume after restart).
 
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ForeshockError } from '../../errors/index.js';
@@ -13,17 +15,26 @@ import type {
   TopicSpec,
 } from '../../ports/index.js';
 import { partitionForKey } from './murmur2.js';
+import { MemoryBusStorage, tpKey, type BusStorage, type PartitionLog } from './partition-log.js';
 import { withDefaults } from './with-defaults.js';
 
 export interface MemoryBusOptions {
   /**
-   * Messages kept per partition. Appending beyond it drops the oldest, consumed or not, as
-   * Kafka's retention does (counted in `stats.dropped`; a group that had not read them yet
-   * skips ahead and counts `stats.lost`). Default 100_000.
+   * Bytes of consumed messages a partition keeps (for a group that joins late); older consumed
+   * messages are deleted first (`stats.dropped`). Messages some group has not consumed yet are
+   * never deleted: `backlogBytes()` tells how much waits, for back-pressure. Default 64 MiB.
    */
-  retainMessages?: number;
+  retainBytes?: number;
+  /** Consumed messages older than this are deleted whatever their bytes, ms. Default 1 h. */
+  retainAgeMs?: number;
+  /** How often a partition's consumed messages are trimmed, at most, ms. Default 1_000. */
+  trimIntervalMs?: number;
   /** Most messages in one `eachBatch` call. Default 500. */
   maxBatchSize?: number;
+  /** Most bytes in one `eachBatch` call (one message at least). Default 4 MiB. */
+  maxBatchBytes?: number;
+  /** Where logs and offsets are kept. Default: in memory. */
+  storage?: BusStorage;
   /** Partitions of a topic that `send` or `subscribe` create before `ensureTopics` names it. Default 1. */
   defaultPartitions?: number;
   /** Delay before a batch whose handler threw is redelivered, ms; doubles per consecutive failure. Default 100. */
@@ -33,12 +44,17 @@ export interface MemoryBusOptions {
   /** Clock for message timestamps, ms since epoch. Default `Date.now`. */
   clock?: () => number;
   /** Told of every error a handler threw (already counted in stats), e.g. to log it. Default: nothing. */
-  onError?: (err: unknown, where: 'eachBatch' | 'onAssign' | 'onRevoke', groupId: string) => void;
+  onError?: (err: unknown, where: BusErrorSite, groupId: string) => void;
 }
 
-export const MEMORY_BUS_DEFAULTS: Readonly<Required<MemoryBusOptions>> = Object.freeze({
-  retainMessages: 100_000,
+export type BusErrorSite = 'eachBatch' | 'onAssign' | 'onRevoke' | 'commit' | 'trim';
+
+export const MEMORY_BUS_DEFAULTS: Readonly<Required<Omit<MemoryBusOptions, 'storage'>>> = Object.freeze({
+  retainBytes: 64 * 1024 * 1024,
+  retainAgeMs: 3600_000,
+  trimIntervalMs: 1_000,
   maxBatchSize: 500,
+  maxBatchBytes: 4 * 1024 * 1024,
   defaultPartitions: 1,
   retryBackoffMs: 100,
   maxRetryBackoffMs: 5_000,
@@ -50,7 +66,7 @@ export const MEMORY_BUS_DEFAULTS: Readonly<Required<MemoryBusOptions>> = Object.
 export interface MemoryBusStats {
   /** Messages appended. */
   appended: number;
-  /** Messages dropped by retention (oldest first). */
+  /** Consumed messages deleted by retention (oldest first). */
   dropped: number;
   /** Messages a group never saw because retention dropped them before it read them. */
   lost: number;
@@ -60,49 +76,13 @@ export interface MemoryBusStats {
   callbackErrors: number;
   /** Group rebalances run. */
   rebalances: number;
+  /** Offset commits that could not be stored (the batch is delivered again after a restart). */
+  commitErrors: number;
 }
 
 export interface TopicPartition {
   topic: string;
   partition: number;
-}
-
-/** Append-only log of one partition with a bounded retained window. */
-class PartitionLog {
-  private messages: BusMessage[] = [];
-  /** Index in `messages` of the first retained message (dropped ones are compacted away lazily). */
-  private head = 0;
-  /** Offset of `messages[head]`. */
-  private base = 0;
-
-  /** Earliest retained offset. */
-  get startOffset(): number {
-    return this.base;
-  }
-
-  /** Offset the next message will get (Kafka's log end offset). */
-  get endOffset(): number {
-    return this.base + this.messages.length - this.head;
-  }
-
-  /** Appends and returns how many old messages retention dropped (0 or 1). */
-  append(key: string | null, value: Uint8Array, timestamp: number, retain: number): number {
-    this.messages.push({ key, value, offset: this.endOffset, timestamp });
-    if (this.messages.length - this.head <= retain) return 0;
-    this.head++;
-    this.base++;
-    if (this.head >= 1024 && this.head * 2 >= this.messages.length) {
-      this.messages = this.messages.slice(this.head);
-      this.head = 0;
-    }
-    return 1;
-  }
-
-  /** Up to `max` consecutive messages from `offset` (which must be within the retained window). */
-  read(offset: number, max: number): BusMessage[] {
-    const from = this.head + (offset - this.base);
-    return this.messages.slice(from, Math.min(from + max, this.messages.length));
-  }
 }
 
 interface Topic {
@@ -116,6 +96,8 @@ interface Topic {
 
 interface Group {
   id: string;
+  /** Wall time (ms, monotonic) of the last trim per partition (`tpKey`). */
+  trimmedAt: Map<string, number>;
   /** Members in join order (ids increase). */
   members: MemorySubscription[];
   /** Next offset to read per partition (`tpKey`). */
@@ -132,10 +114,6 @@ interface OwnedPartition {
   failures: number;
   /** Time (ms, monotonic clock) before which the partition is not redelivered. */
   retryAt: number;
-}
-
-function tpKey(topic: string, partition: number): string {
-  return topic + '\u0000' + partition;
 }
 
 function sortParts(parts: TopicPartition[]): TopicPartition[] {
@@ -295,7 +273,7 @@ export class MemorySubscription implements Subscription {
   private async deliver(part: OwnedPartition): Promise<void> {
     const log = part.topic.partitions[part.partition];
     const from = this.bus.position(this.group, part.key, log);
-    const messages = log.read(from, this.bus.maxBatchSize);
+    const messages = log.read(from, this.bus.maxBatchSize, this.bus.maxBatchBytes);
     const batch: BusBatch = { topic: part.topic.name, partition: part.partition, messages };
     try {
       await this.options.eachBatch(batch);
@@ -308,29 +286,64 @@ export class MemorySubscription implements Subscription {
     }
     part.failures = 0;
     part.retryAt = 0;
-    this.group.committed.set(part.key, messages[messages.length - 1].offset + 1);
+    const next = messages[messages.length - 1].offset + 1;
+    this.group.committed.set(part.key, next);
+    await this.bus.committed(this.group, part.topic, part.partition, next);
   }
 }
 
 /** In-process implementation of the Bus port (see MemoryBusOptions for its limits). */
 export class MemoryBus implements Bus {
-  readonly stats: MemoryBusStats = { appended: 0, dropped: 0, lost: 0, redeliveries: 0, callbackErrors: 0, rebalances: 0 };
+  readonly stats: MemoryBusStats = { appended: 0, dropped: 0, lost: 0, redeliveries: 0, callbackErrors: 0, rebalances: 0, commitErrors: 0 };
   /** @internal */
   readonly maxBatchSize: number;
-  private readonly options: Required<MemoryBusOptions>;
+  /** @internal */
+  readonly maxBatchBytes: number;
+  private readonly options: Required<Omit<MemoryBusOptions, 'storage'>>;
+  private readonly storage: BusStorage;
   private readonly topics = new Map<string, Topic>();
   private readonly groups = new Map<string, Group>();
   private nextMemberId = 1;
   private closed = false;
 
   constructor(options: MemoryBusOptions = {}) {
-    this.options = withDefaults(MEMORY_BUS_DEFAULTS, options);
-    for (const k of ['retainMessages', 'maxBatchSize', 'defaultPartitions'] as const) {
+    const { storage, ...rest } = options;
+    this.options = withDefaults(MEMORY_BUS_DEFAULTS, rest);
+    for (const k of ['maxBatchSize', 'maxBatchBytes', 'defaultPartitions'] as const) {
       if (!Number.isInteger(this.options[k]) || this.options[k] < 1) {
         throw new ForeshockError('FS_BUS_OPTIONS', `memory bus: ${k} must be a positive integer`);
       }
     }
+    if (!(this.options.retainBytes >= 0) || !(this.options.retainAgeMs >= 0)) {
+      throw new ForeshockError('FS_BUS_OPTIONS', 'memory bus: retainBytes and retainAgeMs must not be negative');
+    }
     this.maxBatchSize = this.options.maxBatchSize;
+    this.maxBatchBytes = this.options.maxBatchBytes;
+    this.storage = storage ?? new MemoryBusStorage();
+    for (const t of this.storage.loadTopics()) this.addTopic(t.name, t.partitions);
+  }
+
+  /**
+   * Bytes of messages that some group has not consumed yet, over every topic (a topic no group
+   * reads counts whole): what back-pressure weighs. In memory this is memory; on disk, disk.
+   */
+  backlogBytes(): number {
+    let bytes = 0;
+    for (const topic of this.topics.values()) {
+      const groups = this.groupsReading(topic.name);
+      for (let p = 0; p < topic.partitions.length; p++) {
+        const log = topic.partitions[p];
+        bytes += log.bytesFrom(groups.length === 0 ? log.startOffset : this.slowest(groups, topic.name, p, log));
+      }
+    }
+    return bytes;
+  }
+
+  /** Bytes of all retained messages (consumed ones kept by retention included). */
+  retainedBytes(): number {
+    let bytes = 0;
+    for (const topic of this.topics.values()) for (const log of topic.partitions) bytes += log.bytes;
+    return bytes;
   }
 
   /** Creates missing topics; a topic that exists with fewer partitions grows (as Kafka allows). */
@@ -345,18 +358,21 @@ export class MemoryBus implements Bus {
       if (existing === undefined) {
         this.createTopic(spec.name, spec.partitions);
       } else if (existing.partitions.length < spec.partitions) {
-        while (existing.partitions.length < spec.partitions) existing.partitions.push(new PartitionLog());
+        while (existing.partitions.length < spec.partitions) existing.partitions.push(this.storage.partition(spec.name, existing.partitions.length));
+        this.storage.saveTopic(spec.name, spec.partitions);
         grown.push(existing);
       }
     }
+    await this.storage.write(() => undefined);
     const affected = new Set<Group>();
     for (const t of grown) for (const m of t.listeners) affected.add(this.groupOf(m));
     await Promise.all([...affected].map((g) => this.rebalance(g)));
   }
 
   /**
-   * Appends synchronously; the returned promise is already resolved (memory is the log).
-   * Values are kept by reference: do not mutate a value after sending it.
+   * Appends all messages or none; resolves once the storage has them (in memory: at once; on
+   * disk: after the commit) and only then are they delivered. In memory, values are kept by
+   * reference: do not mutate a value after sending it.
    */
   send(topicName: string, messages: OutgoingMessage[]): Promise<void> {
     try {
@@ -371,21 +387,28 @@ export class MemoryBus implements Bus {
           throw new ForeshockError('FS_BUS_SEND', `${topicName}: partition ${p} is not one of its ${n} partitions`);
         }
       }
-      for (const m of messages) {
-        let p: number;
-        if (m.partition !== undefined) {
-          p = m.partition;
-        } else if (m.key === null) {
-          p = topic.nextPartition;
-          topic.nextPartition = (p + 1) % n;
-        } else {
-          p = partitionForKey(m.key, n);
+      const touched = new Set<PartitionLog>();
+      const write = this.storage.write(() => {
+        for (const m of messages) {
+          let p: number;
+          if (m.partition !== undefined) {
+            p = m.partition;
+          } else if (m.key === null) {
+            p = topic.nextPartition;
+            topic.nextPartition = (p + 1) % n;
+          } else {
+            p = partitionForKey(m.key, n);
+          }
+          const log = topic.partitions[p];
+          log.append(m.key, m.value, now);
+          touched.add(log);
         }
-        this.stats.dropped += topic.partitions[p].append(m.key, m.value, now, this.options.retainMessages);
-      }
-      this.stats.appended += messages.length;
-      for (const l of topic.listeners) l.wake();
-      return Promise.resolve();
+      });
+      return write.then(() => {
+        for (const log of touched) log.publish();
+        this.stats.appended += messages.length;
+        for (const l of topic.listeners) l.wake();
+      });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -408,7 +431,7 @@ export class MemoryBus implements Bus {
     if (options.topics.length === 0) throw new ForeshockError('FS_BUS_SUBSCRIBE', 'subscribe: no topics');
     let group = this.groups.get(options.groupId);
     if (group === undefined) {
-      group = { id: options.groupId, members: [], committed: new Map(), rebalancing: Promise.resolve() };
+      group = { id: options.groupId, members: [], committed: this.storage.loadCommitted(options.groupId), trimmedAt: new Map(), rebalancing: Promise.resolve() };
       this.groups.set(options.groupId, group);
     }
     const member = new MemorySubscription(this.nextMemberId++, this, group, options);
@@ -424,11 +447,11 @@ export class MemoryBus implements Bus {
   async lag(topicName: string, groupId: string): Promise<number> {
     const topic = this.topics.get(topicName);
     if (topic === undefined) return 0;
-    const group = this.groups.get(groupId);
+    const committedOf = this.groups.get(groupId)?.committed ?? this.storage.loadCommitted(groupId);
     let lag = 0;
     for (let p = 0; p < topic.partitions.length; p++) {
       const log = topic.partitions[p];
-      const committed = group?.committed.get(tpKey(topicName, p)) ?? log.startOffset;
+      const committed = committedOf.get(tpKey(topicName, p)) ?? log.startOffset;
       lag += log.endOffset - Math.max(committed, log.startOffset);
     }
     return lag;
@@ -440,6 +463,50 @@ export class MemoryBus implements Bus {
     this.closed = true;
     const members = [...this.groups.values()].flatMap((g) => g.members);
     await Promise.all(members.map((m) => m.close()));
+    await this.storage.close();
+  }
+
+  /** @internal a batch was committed: store the offset, and trim what every group consumed now and then. */
+  async committed(group: Group, topic: Topic, partition: number, next: number): Promise<void> {
+    try {
+      await this.storage.commit(group.id, topic.name, partition, next);
+    } catch (err) {
+      this.stats.commitErrors++;
+      this.reportError(err, 'commit', group.id);
+      return;
+    }
+    const key = tpKey(topic.name, partition);
+    const now = monotonicMs();
+    if (now - (group.trimmedAt.get(key) ?? -Infinity) < this.options.trimIntervalMs) return;
+    group.trimmedAt.set(key, now);
+    const log = topic.partitions[partition];
+    const below = this.slowest(this.groupsReading(topic.name), topic.name, partition, log);
+    const olderThan = this.options.clock() - this.options.retainAgeMs;
+    try {
+      let dropped = 0;
+      await this.storage.write(() => void (dropped = log.trim(below, this.options.retainBytes, olderThan)));
+      this.stats.dropped += dropped;
+    } catch (err) {
+      this.reportError(err, 'trim', group.id);
+    }
+  }
+
+  /** Groups that read `topic` now or committed on it before. */
+  private groupsReading(topic: string): string[] {
+    const ids = new Set(this.storage.groupsOf(topic));
+    for (const g of this.groups.values()) if (g.members.some((m) => m.options.topics.includes(topic))) ids.add(g.id);
+    return [...ids];
+  }
+
+  /** Lowest next offset of `groups` on a partition (what every one of them consumed is below it). */
+  private slowest(groups: string[], topic: string, partition: number, log: PartitionLog): number {
+    const key = tpKey(topic, partition);
+    let min = log.endOffset;
+    for (const id of groups) {
+      const committed = (this.groups.get(id)?.committed ?? this.storage.loadCommitted(id)).get(key) ?? log.startOffset;
+      if (committed < min) min = committed;
+    }
+    return Math.max(min, log.startOffset);
   }
 
   /** @internal next offset a group reads on a partition; skips what retention dropped. */
@@ -467,7 +534,7 @@ export class MemoryBus implements Bus {
   }
 
   /** @internal */
-  reportError(err: unknown, where: 'eachBatch' | 'onAssign' | 'onRevoke', groupId: string): void {
+  reportError(err: unknown, where: BusErrorSite, groupId: string): void {
     try {
       this.options.onError(err, where, groupId);
     } catch {
@@ -490,8 +557,14 @@ export class MemoryBus implements Bus {
   }
 
   private createTopic(name: string, partitions: number): Topic {
+    const topic = this.addTopic(name, partitions);
+    this.storage.saveTopic(name, partitions);
+    return topic;
+  }
+
+  private addTopic(name: string, partitions: number): Topic {
     const topic: Topic = { name, partitions: [], nextPartition: 0, listeners: new Set() };
-    for (let i = 0; i < partitions; i++) topic.partitions.push(new PartitionLog());
+    for (let i = 0; i < partitions; i++) topic.partitions.push(this.storage.partition(name, i));
     this.topics.set(name, topic);
     return topic;
   }

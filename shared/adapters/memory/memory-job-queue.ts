@@ -1,5 +1,7 @@
 // Embedded JobQueue: in-process jobs with idempotent ids, retries with exponential backoff and
 // full jitter, delayed jobs and a bounded dead-letter list. Used when no Redis/BullMQ is configured.
+// With a JobStore (the data directory's database) jobs, completed ids and dead letters survive a
+// restart: a job queued or running at kill -9 runs again, a completed one is still known.
 
 import { ForeshockError, UnavailableError } from '../../errors/index.js';
 import type { Job, JobOptions, JobQueue, JobQueueCounts, ProcessOptions } from '../../ports/index.js';
@@ -26,6 +28,33 @@ export interface MemoryJobQueueOptions {
   clock?: () => number;
   /** Jitter source in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /** Where jobs are kept across restarts. Default: nowhere (in memory only). */
+  store?: JobStore | null;
+  /** Told of a failed store write that was not the caller's to handle (completion, retry state), already counted. */
+  onStoreError?: (err: unknown) => void;
+}
+
+/** A job as a JobStore keeps it. */
+export interface StoredJob {
+  id: string;
+  name: string;
+  data: unknown;
+  /** Attempt the job runs next (1 before its first). */
+  attempt: number;
+  attempts: number;
+  /** Wall time (ms) before which it does not run. */
+  runAt: number;
+}
+
+/** Persistence of the embedded queue (see SqliteJobStore). Writes resolve once durable. */
+export interface JobStore {
+  /** What an earlier run left: jobs not done, completed ids (oldest first), dead letters (oldest first). */
+  load(): { jobs: StoredJob[]; completed: { id: string; at: number }[]; dead: { job: Job; error: string; failedAt: number }[] };
+  put(job: StoredJob): Promise<void>;
+  complete(id: string, at: number): Promise<void>;
+  dead(job: Job, error: string, at: number): Promise<void>;
+  /** Forget completed ids or dead letters. */
+  forget(ids: string[]): Promise<void>;
 }
 
 export const MEMORY_JOB_QUEUE_DEFAULTS: Readonly<Required<MemoryJobQueueOptions>> = Object.freeze({
@@ -39,6 +68,8 @@ export const MEMORY_JOB_QUEUE_DEFAULTS: Readonly<Required<MemoryJobQueueOptions>
   closeTimeoutMs: 10_000,
   clock: Date.now,
   random: Math.random,
+  store: null,
+  onStoreError: () => {},
 });
 
 /** Counters beyond `counts()`, for /metrics. */
@@ -50,6 +81,10 @@ export interface MemoryJobQueueStats {
   /** Attempts that threw (each retry counts). */
   attemptsFailed: number;
   deadLettered: number;
+  /** Store writes that failed (a job's completion or retry state; adds fail to their caller). */
+  storeErrors: number;
+  /** Jobs taken back from the store at start (queued or running when the last run ended). */
+  recovered: number;
 }
 
 interface Entry {
@@ -97,7 +132,7 @@ function errorText(err: unknown): string {
 
 /** In-process implementation of the JobQueue port (see MemoryJobQueueOptions for its limits). */
 export class MemoryJobQueue implements JobQueue {
-  readonly stats: MemoryJobQueueStats = { added: 0, duplicates: 0, completed: 0, attemptsFailed: 0, deadLettered: 0 };
+  readonly stats: MemoryJobQueueStats = { added: 0, duplicates: 0, completed: 0, attemptsFailed: 0, deadLettered: 0, storeErrors: 0, recovered: 0 };
   private readonly options: Required<MemoryJobQueueOptions>;
   /** Jobs waiting, delayed or running, by id. */
   private readonly live = new Map<string, Entry>();
@@ -112,12 +147,45 @@ export class MemoryJobQueue implements JobQueue {
   private active = 0;
   private delayed = 0;
   private closed = false;
+  private readonly store: JobStore | null;
 
   constructor(options: MemoryJobQueueOptions = {}) {
     this.options = withDefaults(MEMORY_JOB_QUEUE_DEFAULTS, options);
     if (!Number.isInteger(this.options.attempts) || this.options.attempts < 1) {
       throw new ForeshockError('FS_QUEUE_OPTIONS', 'memory job queue: attempts must be a positive integer');
     }
+    this.store = this.options.store;
+    if (this.store !== null) this.recover(this.store);
+  }
+
+  /** Takes back what the store kept: jobs run again (after their backoff), known ids stay known. */
+  private recover(store: JobStore): void {
+    const { jobs, completed, dead } = store.load();
+    for (const c of completed) this.completed.set(c.id, c.at);
+    for (const d of dead) {
+      this.dead.push(d);
+      this.deadIds.add(d.job.id);
+    }
+    const now = this.options.clock();
+    for (const j of jobs) {
+      const entry: Entry = { id: j.id, name: j.name, data: j.data, attempt: j.attempt, attempts: j.attempts, state: 'waiting', timer: null };
+      this.live.set(j.id, entry);
+      this.stats.recovered++;
+      if (j.runAt > now) this.delay(entry, j.runAt - now);
+      else this.enqueue(entry);
+    }
+  }
+
+  /** A store write nobody awaits: counted and reported; the job's state in memory stands. */
+  private persist(write: Promise<void>): void {
+    write.catch((err: unknown) => {
+      this.stats.storeErrors++;
+      try {
+        this.options.onStoreError(err);
+      } catch {
+        // counted above
+      }
+    });
   }
 
   async add<T>(name: string, id: string, data: T, options: JobOptions = {}): Promise<boolean> {
@@ -132,8 +200,18 @@ export class MemoryJobQueue implements JobQueue {
     }
     const entry: Entry = { id, name, data, attempt: 1, attempts, state: 'waiting', timer: null };
     this.live.set(id, entry);
-    this.stats.added++;
     const delay = options.delayMs ?? 0;
+    if (this.store !== null) {
+      // Durable before the caller hears "added" (it may commit what the job stands for).
+      try {
+        await this.store.put({ id, name, data, attempt: 1, attempts, runAt: this.options.clock() + Math.max(0, delay) });
+      } catch (err) {
+        this.live.delete(id);
+        throw new UnavailableError('FS_QUEUE_STORE', `job ${id} could not be stored: ${(err as Error).message}`);
+      }
+      if (this.closed) return true;
+    }
+    this.stats.added++;
     if (delay > 0) this.delay(entry, delay);
     else this.enqueue(entry);
     return true;
@@ -170,8 +248,9 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   /**
-   * Stops starting jobs and cancels retry timers (jobs not started are lost with the process,
-   * as the queue is in memory); resolves when the jobs in flight finish or `closeTimeoutMs` passes.
+   * Stops starting jobs and cancels retry timers (jobs not started are lost with the process
+   * unless a store keeps them for the next one); resolves when the jobs in flight finish or
+   * `closeTimeoutMs` passes.
    */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -202,10 +281,13 @@ export class MemoryJobQueue implements JobQueue {
 
   private expireCompleted(): void {
     const cutoff = this.options.clock() - this.options.completedRetentionMs;
+    let forgotten: string[] | null = null;
     for (const [id, at] of this.completed) {
       if (at >= cutoff && this.completed.size <= this.options.completedMax) break;
       this.completed.delete(id);
+      (forgotten ??= []).push(id);
     }
+    if (forgotten !== null && this.store !== null) this.persist(this.store.forget(forgotten));
   }
 
   private enqueue(entry: Entry): void {
@@ -265,8 +347,10 @@ export class MemoryJobQueue implements JobQueue {
 
   private succeeded(entry: Entry): void {
     this.live.delete(entry.id);
-    this.completed.set(entry.id, this.options.clock());
+    const at = this.options.clock();
+    this.completed.set(entry.id, at);
     this.stats.completed++;
+    if (this.store !== null) this.persist(this.store.complete(entry.id, at));
     this.expireCompleted();
   }
 
@@ -275,19 +359,31 @@ export class MemoryJobQueue implements JobQueue {
     if (entry.attempt < entry.attempts) {
       const cap = Math.min(this.options.backoffMaxMs, this.options.backoffBaseMs * 2 ** (entry.attempt - 1));
       entry.attempt++;
+      const wait = this.options.random() * cap;
+      if (this.store !== null) {
+        this.persist(this.store.put({ id: entry.id, name: entry.name, data: entry.data, attempt: entry.attempt, attempts: entry.attempts, runAt: this.options.clock() + wait }));
+      }
       if (this.closed) {
         entry.state = 'delayed';
         this.delayed++;
       } else {
-        this.delay(entry, this.options.random() * cap);
+        this.delay(entry, wait);
       }
       return;
     }
     this.live.delete(entry.id);
     const job: Job = { id: entry.id, name: entry.name, data: entry.data, attempt: entry.attempt };
-    this.dead.push({ job, error: errorText(err), failedAt: this.options.clock() });
+    const failedAt = this.options.clock();
+    this.dead.push({ job, error: errorText(err), failedAt });
     this.deadIds.add(entry.id);
     this.stats.deadLettered++;
-    while (this.dead.length > this.options.deadLetterMax) this.deadIds.delete(this.dead.shift()!.job.id);
+    if (this.store !== null) this.persist(this.store.dead(job, errorText(err), failedAt));
+    const dropped: string[] = [];
+    while (this.dead.length > this.options.deadLetterMax) {
+      const id = this.dead.shift()!.job.id;
+      this.deadIds.delete(id);
+      dropped.push(id);
+    }
+    if (dropped.length > 0 && this.store !== null) this.persist(this.store.forget(dropped));
   }
 }

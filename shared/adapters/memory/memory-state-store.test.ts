@@ -1,18 +1,7 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { textDecoder, textEncoder } from '../../ports/index.js';
 import { MemoryStateStore } from './memory-state-store.js';
-
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'foreshock-state-'));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('MemoryStateStore', () => {
   it('stores copies of values and expires them lazily after their TTL', async () => {
@@ -107,61 +96,5 @@ describe('MemoryStateStore', () => {
       ),
       { numRuns: 100 },
     );
-  });
-
-  it('round-trips everything through the snapshot file', async () => {
-    const path = join(dir, 'sub', 'state.json');
-    let now = 10_000;
-    const a = new MemoryStateStore({ snapshotPath: path, clock: () => now });
-    const bin = new Uint8Array([0, 1, 2, 250, 255]);
-    await a.set('bin', bin);
-    await a.set('short', textEncoder.encode('x'), 100);
-    await a.set('long', textEncoder.encode('y'), 10_000);
-    await a.hset('fs:alerts', { 'cpu{host="a"}': JSON.stringify({ status: 'firing' }) });
-    const lastId = await a.append('audit', 'one', 10);
-    await a.append('audit', 'two', 10);
-    await a.close();
-    expect(await readdir(join(dir, 'sub'))).toEqual(['state.json']);
-
-    now += 500;
-    const b = new MemoryStateStore({ snapshotPath: path, clock: () => now });
-    expect(await b.get('bin')).toEqual(bin);
-    expect(await b.get('short')).toBeNull();
-    expect(textDecoder.decode((await b.get('long'))!)).toBe('y');
-    expect(await b.hgetall('fs:alerts')).toEqual({ 'cpu{host="a"}': '{"status":"firing"}' });
-    expect((await b.range('audit', 10)).map((e) => e.entry)).toEqual(['two', 'one']);
-    // New ids sort after the restored ones even though the clock went back.
-    now = 0;
-    expect((await b.append('audit', 'three', 10)) > lastId).toBe(true);
-    now = 19_999;
-    expect(textDecoder.decode((await b.get('long'))!)).toBe('y');
-    now = 20_000;
-    expect(await b.get('long')).toBeNull();
-    await b.close();
-  });
-
-  it('writes the snapshot periodically when something changed', async () => {
-    const path = join(dir, 'state.json');
-    const s = new MemoryStateStore({ snapshotPath: path, snapshotIntervalMs: 20 });
-    await s.hset('h', { f: 'v' });
-    await new Promise((r) => setTimeout(r, 80));
-    expect(s.stats.snapshotsWritten).toBe(1);
-    expect(JSON.parse(await readFile(path, 'utf8')).hashes).toEqual([['h', { f: 'v' }]]);
-    await s.close();
-  });
-
-  it('refuses to start from a snapshot it cannot read, naming the file', async () => {
-    const path = join(dir, 'state.json');
-    await writeFile(path, '{"format":"foreshock-state","version":1,');
-    expect(() => new MemoryStateStore({ snapshotPath: path })).toThrow(expect.objectContaining({ code: 'FS_STATE_SNAPSHOT', message: expect.stringContaining(path) }));
-  });
-
-  it('treats a missing snapshot as an empty store and an undefined option as the default', async () => {
-    const s = new MemoryStateStore({ snapshotPath: undefined });
-    await s.set('a', textEncoder.encode('1'));
-    await s.close();
-    const t = new MemoryStateStore({ snapshotPath: join(dir, 'absent.json') });
-    expect(await t.keys('')).toEqual([]);
-    await t.close();
   });
 });
