@@ -10,7 +10,7 @@
 // final snapshot is written and the partition's series are dropped. Messages at or below the
 // offset the restored state covers are skipped, so a replayed tail is applied once.
 
-import { eventPages, loadCatalogue, type Catalogue, type MetricInfo } from '../../shared/catalogue/index.js';
+import { eventPages, fillTemplate, formatAhead, inAbout, loadCatalogue, type Catalogue, type MetricInfo } from '../../shared/catalogue/index.js';
 import { BytesMap, decodeSeriesHead, scanSampleBatch, type SampleBatchVisitor } from '../../shared/codecs/index.js';
 import type { ForeshockConfig } from '../../shared/config/index.js';
 import { ForeshockError } from '../../shared/errors/index.js';
@@ -69,8 +69,6 @@ interface OwnedPartition {
   batchesSinceSnapshot: number;
 }
 
-/** Events kept in the StateStore's recent-events log. */
-const EVENTS_LOG_MAX = 10_000;
 const EVICT_EVERY_MS = 60_000;
 /** At most one series-limit warning per this much wall time. */
 const LIMIT_WARN_EVERY_MS = 10_000;
@@ -90,6 +88,8 @@ export class DetectorService implements SeriesView {
   private started = false;
   private maxEventTs = -Infinity;
   private lastEvictAt = -Infinity;
+  /** Wall time the events log was last trimmed to api.eventsKept. */
+  private lastTrimAt = -Infinity;
   /** Event time of the last sample of the series `processSeries` ran last (an output, not per-sample state). */
   private seriesLastTs = -Infinity;
   private readonly out = new Float64Array(3);
@@ -621,7 +621,12 @@ export class DetectorService implements SeriesView {
     const [breachAt, breachEarliest, breachLatest] = this.breachOut;
     const threshold = this.resolver.profiles[engine.profileIndex(slot)].breachThreshold ?? NaN;
     explanation.forecast = { threshold, breachAt, breachEarliest, breachLatest };
-    explanation.summary = `forecast to cross ${threshold} ${Number.isFinite(breachAt) ? `around ${new Date(breachAt).toISOString()}` : 'within the horizon'}`;
+    const info = table.infos[slot];
+    const labels = table.labels[slot]!;
+    const what = info?.forecast ? fillTemplate(info.forecast, labels, table.hosts[slot]) : `${labels.__name__ ?? key} reaches ${formatValue(threshold)}`;
+    explanation.summary = Number.isFinite(breachAt)
+      ? `${what} ${inAbout(breachAt - ts, breachEarliest - ts, breachLatest - ts)}`
+      : `${what} within ${formatAhead(this.resolver.profiles[engine.profileIndex(slot)].breachHorizonMs)}`;
     table.breachStart[slot] = ts;
     return this.withRole(slot, {
       // One id per series and breach onset, so a replay never raises it twice.
@@ -670,7 +675,7 @@ export class DetectorService implements SeriesView {
     const startedAt = since === since ? since : ts;
     const opened = code === EVENT_SATURATED;
     const explanation = explain(engine);
-    const what = info?.summary || `${table.labels[slot]?.__name__ ?? key} saturated`;
+    const what = info?.summary ? fillTemplate(info.summary, table.labels[slot]!, table.hosts[slot]) : `${table.labels[slot]?.__name__ ?? key} saturated`;
     const dir = p.breachDirection === 'below' ? 'below' : 'above';
     explanation.saturation = { threshold, direction: dir, since: startedAt };
     explanation.summary = opened
@@ -729,7 +734,14 @@ export class DetectorService implements SeriesView {
       messages.push({ key: e.seriesKey, value: textEncoder.encode(JSON.stringify(e)) });
     }
     await bus.send(config.bus.topicEvents, messages);
-    for (const e of events) await store.append(EVENTS_LOG, JSON.stringify(e), EVENTS_LOG_MAX);
+    const kept = config.api.anomaliesKept;
+    for (const e of events) await store.append(EVENTS_LOG, JSON.stringify(e), kept);
+    // The log is kept for a time (api.eventsKept), trimmed once a minute of wall time.
+    const now = this.clock();
+    if (now - this.lastTrimAt >= 60_000) {
+      this.lastTrimAt = now;
+      await store.trimLog(EVENTS_LOG, now - config.api.eventsKept);
+    }
   }
 
   private flushDropCounts(): void {

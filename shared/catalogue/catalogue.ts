@@ -47,8 +47,10 @@ export interface MetricInfo {
   saturation: Saturation | null;
   /** What of a signal pages (empty for context and ignored). */
   pagesOn: readonly PageOn[];
-  /** Words of a page about it, e.g. "CPU saturated" ('' when none). */
+  /** Words of a page about it, a template: "disk {mountpoint|path} on {host} nearly full" ('' when none; see fillTemplate). */
   summary: string;
+  /** Words of a forecast about it ("disk {mountpoint|path} on {host} full"), followed by "in about …" ('' when none). */
+  forecast: string;
   /** Severity of its saturation page (forecasts always warn). */
   severity: 'warning' | 'critical';
   /** The `match` of the entry that decided (null: no entry matched, the default applied). */
@@ -69,6 +71,7 @@ export interface CatalogueEntry {
   horizon?: string;
   pages?: PageOn[];
   summary?: string;
+  forecast?: string;
   severity?: 'warning' | 'critical';
 }
 
@@ -110,7 +113,7 @@ function durationOf(where: string, key: string, v: unknown, def: number): number
   return ms;
 }
 
-const ENTRY_KEYS = new Set(['match', 'labels', 'role', 'kind', 'direction', 'unit', 'threshold', 'for', 'capacity', 'horizon', 'pages', 'summary', 'severity']);
+const ENTRY_KEYS = new Set(['match', 'labels', 'role', 'kind', 'direction', 'unit', 'threshold', 'for', 'capacity', 'horizon', 'pages', 'summary', 'forecast', 'severity']);
 
 /** Validates and compiles one entry; `where` names it in errors (`file.yaml entries[3]`). */
 function compile(raw: unknown, where: string): CompiledEntry {
@@ -165,19 +168,20 @@ function compile(raw: unknown, where: string): CompiledEntry {
     throw new ConfigError(where, 'pages applies to signals only');
   }
   if (e.summary !== undefined && typeof e.summary !== 'string') throw new ConfigError(where, 'summary must be a string');
+  if (e.forecast !== undefined && typeof e.forecast !== 'string') throw new ConfigError(where, 'forecast must be a string');
   const severity = e.severity === undefined ? 'critical' : oneOf(where, 'severity', e.severity, ['warning', 'critical'] as const);
   return {
     name: glob(e.match),
     labels,
     info: {
-      role, kind, direction, unit, saturation, pagesOn, summary: (e.summary as string | undefined) ?? '', severity, entry: e.match,
+      role, kind, direction, unit, saturation, pagesOn, summary: (e.summary as string | undefined) ?? '', forecast: (e.forecast as string | undefined) ?? '', severity, entry: e.match,
     },
   };
 }
 
 /** What an unmatched metric gets: context (never pages alone), kind from its name. */
 export const UNKNOWN_METRIC: Readonly<MetricInfo> = Object.freeze({
-  role: 'context', kind: null, direction: 'both', unit: null, saturation: null, pagesOn: [], summary: '', severity: 'warning', entry: null,
+  role: 'context', kind: null, direction: 'both', unit: null, saturation: null, pagesOn: [], summary: '', forecast: '', severity: 'warning', entry: null,
 });
 
 export class Catalogue {
@@ -296,4 +300,34 @@ export function eventPages(info: MetricInfo, family: 'anomaly' | 'forecast' | 's
   if (info.direction === 'up') return value > expected;
   if (info.direction === 'down') return value < expected;
   return true;
+}
+
+/**
+ * Fills a catalogue template: `{name}` is the value of label `name`, `{a|b}` the first of them
+ * present, `{host}` the series' host; a label that is absent reads `?`.
+ */
+export function fillTemplate(template: string, labels: Readonly<Record<string, string>>, host: string): string {
+  return template.replace(/\{([A-Za-z_][A-Za-z0-9_]*(?:\|[A-Za-z_][A-Za-z0-9_]*)*)\}/g, (_, names: string) => {
+    for (const n of names.split('|')) {
+      if (n === 'host' && host !== '') return host;
+      if (Object.prototype.hasOwnProperty.call(labels, n) && labels[n] !== '') return labels[n];
+    }
+    return '?';
+  });
+}
+
+/** A time ahead in the unit a person would say it: "40 s", "25 min", "3 h", "6 d". */
+export function formatAhead(ms: number, unitOf = ms): string {
+  const a = Math.abs(unitOf);
+  const [div, unit] = a < 120_000 ? [1000, 's'] : a < 2 * 3_600_000 ? [60_000, 'min'] : a < 48 * 3_600_000 ? [3_600_000, 'h'] : [86_400_000, 'd'];
+  return `${Math.max(0, Math.round(ms / div))} ${unit}`;
+}
+
+/** "in about 3 h (2–5 h)": an expected time ahead with its interval, in one unit. */
+export function inAbout(expectedMs: number, earliestMs: number, latestMs: number): string {
+  const mean = formatAhead(expectedMs);
+  const unit = mean.split(' ')[1];
+  const lo = formatAhead(earliestMs, expectedMs).split(' ')[0];
+  const hi = Number.isFinite(latestMs) ? formatAhead(latestMs, expectedMs).split(' ')[0] : '?';
+  return `in about ${mean} (${lo}–${hi} ${unit})`;
 }

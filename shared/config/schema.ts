@@ -81,7 +81,7 @@ export const SCHEMA = {
     closeScore: num(0.6, 'Score below which an open anomaly starts to resolve (hysteresis).', 0, 1),
     minDuration: duration('30s', 'How long the score must stay high before an anomaly opens (event time).'),
     resolveHold: duration('2m', 'How long the score must stay low before an anomaly resolves.'),
-    updateEvery: duration('5m', 'Minimum interval between update events of an open anomaly.'),
+    updateEvery: duration('0s', 'Periodic update events of an open anomaly (0s: none; an open anomaly emits an update only when its score reaches a new high).'),
     idleEvict: duration('1h', 'Series with no sample for this long (event time) are evicted and their slots reused.', 1000),
     forecastHorizon: duration('1h', 'Default horizon of GET /api/v1/forecast.', 1000),
     sinkInterval: duration('15s', 'Event-time interval between the points (value, band, score) a series writes to the metric sink; 0s writes every sample.'),
@@ -159,7 +159,8 @@ export const SCHEMA = {
     maxBufferLines: int(100_000, 'sink.kind=influx: lines kept for retry while InfluxDB is down; the oldest beyond it are dropped.', 1000),
   },
   api: {
-    anomaliesKept: int(10_000, 'Recent anomaly events kept for GET /api/v1/anomalies.', 10),
+    anomaliesKept: int(100_000, 'Detector events kept for GET /api/v1/anomalies at most (the oldest go first; see api.eventsKept).', 10),
+    eventsKept: duration('7d', 'How long detector events are kept for GET /api/v1/anomalies (a week of history, whatever the event rate; api.anomaliesKept caps the count).', 60_000),
     publishInterval: duration('2s', 'How often detector workers publish series summaries, forecasts and their risk board to the StateStore for the API.', 100),
     riskBoardSize: int(1000, 'Series each detector worker keeps on its risk board (those predicted to breach soonest).', 1, 100_000),
     riskBoardStale: duration('1m', 'A risk board not refreshed for this long (its worker is gone) is ignored by the API.', 1000),

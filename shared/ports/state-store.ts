@@ -15,6 +15,11 @@ export interface StateStore {
   hdel(key: string, fields: string[]): Promise<void>;
   /** Append to a capped log (audit); returns the entry id (monotonic, sortable). */
   append(log: string, entry: string, maxLen: number): Promise<string>;
+  /**
+   * Drops the entries of a log appended before wall-clock `beforeMs` (a log kept for a time,
+   * not a count); returns how many went. Ids carry their append time, so this is a range delete.
+   */
+  trimLog(log: string, beforeMs: number): Promise<number>;
   /** Newest-first entries of a log, at most `limit`, older than `beforeId` if given. */
   range(log: string, limit: number, beforeId?: string): Promise<{ id: string; entry: string }[]>;
   close(): Promise<void>;

@@ -538,15 +538,12 @@ export class DetectorEngine implements EngineOutputs {
       a = n >= q.ewmaN ? q.ewmaAlpha : 1 / (n + 1);
       ar = n >= q.residualN ? q.residualAlpha : 1 / (n - 1);
     }
-    let diff = diffE;
-    if (protect) {
-      const lim = q.clipK * Math.sqrt(vEf);
-      if (diff > lim) diff = lim;
-      else if (diff < -lim) diff = -lim;
-    } else {
-      f64[b + F_EW_VAR] = (1 - a) * (vE + a * diff * diff);
+    // A protected sample teaches the band nothing: an outlier is no evidence about the normal,
+    // so when a spike ends the band is where it was (a lasting shift is learnt after adaptSamples).
+    if (!protect) {
+      f64[b + F_EW_VAR] = (1 - a) * (vE + a * diffE * diffE);
+      f64[b + F_EW_MEAN] = mE + a * diffE;
     }
-    f64[b + F_EW_MEAN] = mE + a * diff;
 
     // -- Holt (error-correction form on event time)
     let dtAvg = f32[b4 + S_DT_AVG];
@@ -575,14 +572,9 @@ export class DetectorEngine implements EngineOutputs {
       newTrend = err / dtS;
       dtAvg = dtMs;
     } else {
-      let ec = err;
-      if (protect) {
-        const lim = q.clipK * Math.sqrt(vRf);
-        if (ec > lim) ec = lim;
-        else if (ec < -lim) ec = -lim;
-      } else {
-        f64[b + F_RES_VAR] = vR + ar * (err * err - vR);
-      }
+      // Protected: the level follows its own trend, the trend and its residual learn nothing.
+      const ec = protect ? 0 : err;
+      if (!protect) f64[b + F_RES_VAR] = vR + ar * (err * err - vR);
       f64[b + F_H_LEVEL] = pred + q.holtAlpha * ec;
       const slopeDt = dtMs < 0.25 * dtAvg ? 0.00025 * dtAvg : dtS;
       newTrend = phi * trend + (q.holtAB * ec) / slopeDt;
@@ -735,7 +727,7 @@ export class DetectorEngine implements EngineOutputs {
           f64[b + F_BREACH_SINCE] = NaN;
           return EVENT_NONE;
         }
-        if (t - f64[b + F_BREACH_SINCE] < q.breachHoldMs) return EVENT_NONE;
+        if (t - f64[b + F_BREACH_SINCE] < breachHold(q, level, f64[b + F_H_TREND])) return EVENT_NONE;
         u8[b1 + B_BREACH] = BREACH_ACTIVE;
         f64[b + F_BREACH_SINCE] = NaN;
         return EVENT_FORECAST_BREACH;
@@ -1350,6 +1342,19 @@ export class DetectorEngine implements EngineOutputs {
 }
 
 /**
+ * How long a predicted breach must hold before it warns: breachHold, but never more than a
+ * quarter of the time the trend needs to get there — a disk that fills in three minutes must
+ * not wait five to be announced (the prediction still has to persist over several samples).
+ */
+function breachHold(q: ProfileRow, level: number, trendPerS: number): number {
+  const gap = q.breachThreshold - level;
+  if (!(trendPerS * gap > 0)) return q.breachHoldMs;
+  const ttbMs = (gap / trendPerS) * 1000;
+  const quarter = 0.25 * ttbMs;
+  return quarter < q.breachHoldMs ? quarter : q.breachHoldMs;
+}
+
+/**
  * Saturation of a signal (its catalogue threshold): none → pending when the value is at or
  * beyond saturationThreshold (in breachDirection) → active after saturationFor (EVENT_SATURATED);
  * active → clearing when back on the safe side → none after saturationClear
@@ -1403,14 +1408,16 @@ const LK_VAR_FLOOR = 1e-4;
 
 /**
  * Whether the confident edge of the forecast (mean − z·σ(h) towards the threshold) reaches the
- * threshold at 0, ¼, ½ or all of `horizonMs`.
+ * threshold now or at any of horizon/256, horizon/128, … horizon/2, horizon.
  */
 function breachPredicted(level: number, trendPerS: number, residualSd: number, stepMs: number, q: ProfileRow, z: number, horizonMs: number): boolean {
   const step = stepMs > 0 ? stepMs : 1000;
   const dir = q.breachDir;
   const thr = q.breachThreshold;
-  for (let k = 0; k < 4; k++) {
-    const tMs = k === 0 ? 0 : k === 1 ? 0.25 * horizonMs : k === 2 ? 0.5 * horizonMs : horizonMs;
+  // Now, then horizon/2⁸ … horizon/2, horizon: the interval grows like h^1.5, so a crossing a
+  // few minutes ahead is only confident at a few minutes, and a slow one only far ahead.
+  for (let k = -1; k <= 8; k++) {
+    const tMs = k < 0 ? 0 : horizonMs / (1 << (8 - k));
     const h = tMs / step;
     const mean = level + trendPerS * (step / 1000) * dampedSteps(q.phi, h);
     const half = z * residualSd * Math.sqrt(holtVarianceFactor(q.holtAlpha, q.holtBeta, h));

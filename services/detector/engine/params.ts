@@ -53,9 +53,9 @@ export interface DetectorParams {
   minDurationMs: number;
   /** How long the score must stay < closeScore before the anomaly resolves (ms). */
   resolveHoldMs: number;
-  /** Minimum interval between update events of an open anomaly (ms). */
+  /** Periodic update events of an open anomaly, ms (0: none; an update then only says something new). */
   updateEveryMs: number;
-  /** An open anomaly also emits an update when its score rises this much above the last emitted one. */
+  /** An open anomaly emits an update when its score reaches this much above the highest it emitted. */
   updateMargin: number;
   /** Normal quantile of forecast prediction intervals (1.96 ≈ 95 %). */
   forecastZ: number;
@@ -168,7 +168,7 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   closeScore: 0.6,
   minDurationMs: 30_000,
   resolveHoldMs: 120_000,
-  updateEveryMs: 300_000,
+  updateEveryMs: 0,
   updateMargin: 0.05,
   forecastZ: 1.96,
   forecastCapMs: 7 * 86_400_000,

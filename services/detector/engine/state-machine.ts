@@ -3,7 +3,7 @@
 //   pending ─(score < open)→ normal
 //   open ─(score < close)→ resolving ─(still < close after resolveHold)→ normal  [event 3]
 //   resolving ─(score ≥ close)→ open
-//   open: an update [event 2] at most every updateEvery, or when the score rises by updateMargin.
+//   open: an update [event 2] when the score reaches a new high by updateMargin (and every updateEvery when set).
 // Runs inside DetectorEngine.update on the series record; returns the event code.
 
 import type { SeriesState as SeriesStateName } from '../../../shared/model/index.js';
@@ -70,7 +70,10 @@ export function advanceState(
       f64[b + F_STATE_SINCE] = t;
       return NONE;
     }
-    if (t - f64[b + F_LAST_EMIT_TS] >= q.updateEveryMs || score >= f32[b4 + S_LAST_EMIT_SCORE] + q.updateMargin) {
+    // An update says something new: the score reached a new high by updateMargin (so an
+    // episode has a handful of updates, not one per sample), or — only when updateEvery is set —
+    // a periodic reminder.
+    if (score >= f32[b4 + S_LAST_EMIT_SCORE] + q.updateMargin || (q.updateEveryMs > 0 && t - f64[b + F_LAST_EMIT_TS] >= q.updateEveryMs)) {
       f64[b + F_LAST_EMIT_TS] = t;
       f32[b4 + S_LAST_EMIT_SCORE] = score;
       return UPDATED;

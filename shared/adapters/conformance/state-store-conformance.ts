@@ -230,6 +230,22 @@ export function stateStoreConformance(name: string, make: () => Promise<StateSto
         expect(await s.range('missing', 10)).toEqual([]);
       });
 
+      it('drops the entries appended before a time, and only those', async () => {
+        const s = await store();
+        for (let i = 0; i < 5; i++) await s.append('events', `old${i}`, 100);
+        await new Promise((r) => setTimeout(r, 20));
+        const cut = Date.now();
+        await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 3; i++) await s.append('events', `new${i}`, 100);
+        expect(await s.trimLog('events', cut)).toBe(5);
+        expect((await s.range('events', 100)).map((e) => e.entry)).toEqual(['new2', 'new1', 'new0']);
+        expect(await s.trimLog('events', cut)).toBe(0);
+        expect(await s.trimLog('missing', Date.now())).toBe(0);
+        // appending goes on after a trim, and the count cap still holds
+        for (let i = 0; i < 200; i++) await s.append('events', `x${i}`, 100);
+        expect((await s.range('events', 1000)).length).toBe(100);
+      });
+
       it('keeps only the newest `maxLen` entries', async () => {
         const s = await store();
         for (let i = 0; i < 30; i++) await s.append('audit', `e${i}`, 25);

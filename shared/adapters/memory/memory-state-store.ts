@@ -144,6 +144,23 @@ export class MemoryStateStore implements StateStore {
     return id;
   }
 
+  async trimLog(log: string, beforeMs: number): Promise<number> {
+    const v = this.live(log);
+    if (v === undefined) return 0;
+    if (v.type !== 'log') throw wrongType(log, 'a log');
+    const bound = String(Math.max(0, Math.floor(beforeMs))).padStart(13, '0');
+    let lo = v.head;
+    let hi = v.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (v.items[mid].id < bound) lo = mid + 1;
+      else hi = mid;
+    }
+    const dropped = lo - v.head;
+    v.head = lo;
+    return dropped;
+  }
+
   async range(log: string, limit: number, beforeId?: string): Promise<{ id: string; entry: string }[]> {
     const v = this.live(log);
     if (v === undefined) return [];

@@ -157,6 +157,11 @@ export class RedisStateStore implements StateStore {
   }
 
   /** XREVRANGE from the newest entry, or from just below `beforeId` (exclusive bound `(id`). */
+  async trimLog(log: string, beforeMs: number): Promise<number> {
+    const n = await this.call(log, this.redis.xtrim(this.prefix + log, 'MINID', `${Math.max(0, Math.floor(beforeMs))}-0`));
+    return Number(n);
+  }
+
   async range(log: string, limit: number, beforeId?: string): Promise<{ id: string; entry: string }[]> {
     const count = Math.floor(limit);
     if (!(count > 0)) return [];

@@ -94,6 +94,7 @@ export class SqliteStateStore implements StateStore {
       lcount: db.prepare('UPDATE state_keys SET n = ? WHERE key = ?'),
       ltrim: db.prepare('DELETE FROM state_log WHERE key = ? AND id IN (SELECT id FROM state_log WHERE key = ? ORDER BY id LIMIT ?)'),
       lrange: db.prepare('SELECT id, entry FROM state_log WHERE key = ? ORDER BY id DESC LIMIT ?'),
+      ltrimBefore: db.prepare('DELETE FROM state_log WHERE key = ? AND id < ?'),
       lrangeBefore: db.prepare('SELECT id, entry FROM state_log WHERE key = ? AND id < ? ORDER BY id DESC LIMIT ?'),
       expired: db.prepare('SELECT key FROM state_keys WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 10000'),
       meta: db.prepare('SELECT value FROM state_meta WHERE name = ?'),
@@ -198,6 +199,16 @@ export class SqliteStateStore implements StateStore {
       }
       this.q.lcount.run(n, log);
       return id;
+    });
+  }
+
+  trimLog(log: string, beforeMs: number): Promise<number> {
+    return this.database.write(() => {
+      if (!this.isKind(log, TYPE_LOG)) return 0;
+      const row = this.ensureKind(log, TYPE_LOG);
+      const gone = this.q.ltrimBefore.run(log, String(Math.max(0, Math.floor(beforeMs))).padStart(13, '0')).changes;
+      if (gone > 0) this.q.lcount.run(Math.max(0, row.n - gone), log);
+      return gone;
     });
   }
 
