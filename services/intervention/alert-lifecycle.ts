@@ -138,7 +138,9 @@ export function alertAnnotations(record: Pick<AlertRecord, 'alertname' | 'series
     const shown = members.slice(0, MEMBERS_SHOWN);
     const lines = shown.map((m) => `${m.pages ? '*' : '-'} ${m.seriesKey}: ${m.summary}`);
     if (members.length > shown.length) lines.push(`… and ${members.length - shown.length} more series`);
-    out.summary = `${record.host ? record.host + ': ' : ''}${members[0].summary}${members.length > 1 ? ` (+${members.length - 1} more series)` : ''}`;
+    const top = members[0].summary;
+    const prefix = record.host && !top.includes(record.host) ? record.host + ': ' : '';
+    out.summary = `${prefix}${top}${members.length > 1 ? ` (+${members.length - 1} more series)` : ''}`;
     out.series = String(members.length);
     out.paging_series = String(paging);
     description = `${paging} series page (*), ${members.length - paging} add context (-):\n${lines.join('\n')}`;

@@ -22,7 +22,8 @@ describe('the shipped catalogue', () => {
   it('makes the derived saturation signals and reachability the only default signals', () => {
     const cpu = c.lookup('host:cpu_utilisation:ratio');
     expect(cpu).toMatchObject({ role: 'signal', kind: 'ratio', pagesOn: ['threshold', 'forecast'] });
-    expect(cpu.saturation).toEqual({ threshold: 0.9, direction: 'above', forMs: 180_000, capacity: 0.9, horizonMs: 3_600_000 });
+    expect(cpu.saturation).toEqual({ threshold: 0.9, direction: 'above', forMs: 180_000, capacity: 0.9, horizonMs: 3_600_000, fills: false });
+    expect(c.lookup('host:filesystem_used:ratio').saturation?.fills).toBe(true);
     expect(c.lookup('host:filesystem_used:ratio').saturation).toMatchObject({ threshold: 0.95, capacity: 1 });
     expect(c.lookup('host:memory_available:ratio').saturation).toMatchObject({ direction: 'below', threshold: 0.1, capacity: 0 });
     expect(c.lookup('up')).toMatchObject({ role: 'signal', pagesOn: ['threshold'] });

@@ -35,6 +35,8 @@ export interface Saturation {
   capacity: number | null;
   /** How far ahead a crossing of `capacity` is worth a warning, ms. */
   horizonMs: number;
+  /** The quantity accumulates (disk, memory): a fast fill is forecast from its recent steps too. */
+  fills: boolean;
 }
 
 /** What the catalogue says of one series. */
@@ -73,6 +75,7 @@ export interface CatalogueEntry {
   summary?: string;
   forecast?: string;
   severity?: 'warning' | 'critical';
+  fills?: boolean;
 }
 
 interface CompiledEntry {
@@ -113,7 +116,7 @@ function durationOf(where: string, key: string, v: unknown, def: number): number
   return ms;
 }
 
-const ENTRY_KEYS = new Set(['match', 'labels', 'role', 'kind', 'direction', 'unit', 'threshold', 'for', 'capacity', 'horizon', 'pages', 'summary', 'forecast', 'severity']);
+const ENTRY_KEYS = new Set(['match', 'labels', 'role', 'kind', 'direction', 'unit', 'threshold', 'for', 'capacity', 'horizon', 'pages', 'summary', 'forecast', 'severity', 'fills']);
 
 /** Validates and compiles one entry; `where` names it in errors (`file.yaml entries[3]`). */
 function compile(raw: unknown, where: string): CompiledEntry {
@@ -149,9 +152,11 @@ function compile(raw: unknown, where: string): CompiledEntry {
       forMs: durationOf(where, 'for', e.for, DEFAULT_FOR_MS),
       capacity,
       horizonMs: durationOf(where, 'horizon', e.horizon, DEFAULT_HORIZON_MS),
+      fills: e.fills === true,
     };
+    if (e.fills !== undefined && typeof e.fills !== 'boolean') throw new ConfigError(where, `fills must be true or false (got ${JSON.stringify(e.fills)})`);
   } else {
-    for (const k of ['for', 'capacity', 'horizon'] as const) if (e[k] !== undefined) throw new ConfigError(where, `${k} needs a threshold`);
+    for (const k of ['for', 'capacity', 'horizon', 'fills'] as const) if (e[k] !== undefined) throw new ConfigError(where, `${k} needs a threshold`);
   }
   let pagesOn: PageOn[] = [];
   if (role === 'signal') {

@@ -1,5 +1,6 @@
 // Checkpoints restore series exactly: a restored engine continues bit for bit like the original.
 
+import { SCALAR_BYTES } from './layout.js';
 import { describe, expect, it } from 'vitest';
 import { ForeshockError } from '../../../shared/errors/index.js';
 import { CHECKPOINT_VERSION, DetectorEngine, resolveDetectorParams } from './index.js';
@@ -91,34 +92,40 @@ describe('checkpoints', () => {
     expect(d.size).toBe(0);
   });
 
-  it('reads version-2 checkpoints (no long-trend line): everything else restored, the long trend fresh', () => {
-    const a = new DetectorEngine(PROFILES);
-    const series = [a.allocSlot(0), a.allocSlot(1)];
-    for (let i = 0; i < 125; i++) series.forEach((s, k) => step(a, s, k, i));
-    const v3 = a.exportSlots(series);
-    // Rewrite as version 2: header scalarBytes 192, each record without scalar bytes 192–255.
-    const view = new DataView(v3.buffer, v3.byteOffset, v3.byteLength);
-    const parts: Uint8Array[] = [Uint8Array.from([...v3.subarray(0, 12)])];
-    parts[0][4] = 2;
-    new DataView(parts[0].buffer).setUint16(6, 192, true);
+  /** The current export rewritten as an older version: each record's scalars cut at `scalarBytes`. */
+  function downgrade(cur: Uint8Array, version: number, scalarBytes: number, count: number): Uint8Array {
+    const view = new DataView(cur.buffer, cur.byteOffset, cur.byteLength);
+    const parts: Uint8Array[] = [Uint8Array.from([...cur.subarray(0, 12)])];
+    parts[0][4] = version;
+    new DataView(parts[0].buffer).setUint16(6, scalarBytes, true);
     let o = 12;
-    for (let i = 0; i < series.length; i++) {
+    for (let i = 0; i < count; i++) {
       const w = view.getUint16(o, true);
       const sb = view.getUint16(o + 2, true);
       const rec = o + 4;
-      parts.push(v3.subarray(o, rec + 192), v3.subarray(rec + 256, rec + 256 + w * 4 + sb * 8));
-      o = rec + 256 + w * 4 + sb * 8;
+      parts.push(cur.subarray(o, rec + scalarBytes), cur.subarray(rec + SCALAR_BYTES, rec + SCALAR_BYTES + w * 4 + sb * 8));
+      o = rec + SCALAR_BYTES + w * 4 + sb * 8;
     }
-    const v2 = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    parts.reduce((n, p) => (v2.set(p, n), n + p.length), 0);
-    const b = new DetectorEngine(PROFILES);
-    const restored = b.importSlots(v2);
-    // These profiles have no breach threshold, so the long trend is unused: bit-identical after.
-    for (let k = 0; k < 2; k++) expect(b.inspect(restored[k])).toEqual(a.inspect(series[k]));
-    for (let i = 125; i < 200; i++) {
-      for (let k = 0; k < 2; k++) expect(step(b, restored[k], k, i)).toEqual(step(a, series[k], k, i));
-    }
-  });
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((n, p) => (out.set(p, n), n + p.length), 0);
+    return out;
+  }
+
+  for (const [version, scalars, what] of [[2, 192, 'the long trend and the fill run'], [3, 256, 'the fill run']] as const) {
+    it(`reads version-${version} checkpoints (no ${what}): everything else restored, the newer state fresh`, () => {
+      const a = new DetectorEngine(PROFILES);
+      const series = [a.allocSlot(0), a.allocSlot(1)];
+      for (let i = 0; i < 125; i++) series.forEach((s, k) => step(a, s, k, i));
+      const old = downgrade(a.exportSlots(series), version, scalars, series.length);
+      const b = new DetectorEngine(PROFILES);
+      const restored = b.importSlots(old);
+      // These profiles have no breach threshold, so the newer lines are unused: bit-identical after.
+      for (let k = 0; k < 2; k++) expect(b.inspect(restored[k])).toEqual(a.inspect(series[k]));
+      for (let i = 125; i < 200; i++) {
+        for (let k = 0; k < 2; k++) expect(step(b, restored[k], k, i)).toEqual(step(a, series[k], k, i));
+      }
+    });
+  }
 
   it('refuses to export a slot that is not in use', () => {
     const a = new DetectorEngine();

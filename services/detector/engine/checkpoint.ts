@@ -1,11 +1,11 @@
 // Checkpoints of series state (the detector stage stores them per partition in the StateStore,
 // so a restart or a rebalance restores series mid-stream instead of warming them up again).
 //
-// Format, version 3 (header fields little-endian):
+// Format, version 4 (header fields little-endian):
 //   0  "FSDE"            magic
-//   4  u8   version      3
+//   4  u8   version      4
 //   5  u8   flags        bit 0: records are little-endian
-//   6  u16  scalarBytes  256 (the record layout of layout.ts)
+//   6  u16  scalarBytes  320 (the record layout of layout.ts)
 //   8  u32  count
 //  12  count × record:  u16 window, u16 seasonal buckets, scalarBytes of scalars,
 //                       window × f32 ring, buckets × (f32 mean, f32 variance)
@@ -14,17 +14,18 @@
 // state machines, profile). The ring length and bucket count must match the slot's profile
 // in the importing engine; a changed layout, window or bucket count is refused (ForeshockError
 // FS_DETECTOR_CHECKPOINT) and the caller starts those series cold.
-// Older versions are still read, their series starting the newer state fresh: version 2
+// Older versions are still read, their series starting the newer state fresh: version 3
+// (256-byte scalars: no fill run) keeps everything else; version 2
 // (192-byte scalars: no long trend) keeps everything else; version 1 (128-byte scalars, no
 // seasonal buckets, the second u16 reserved) keeps its baselines only.
 
 import { ForeshockError } from '../../../shared/errors/index.js';
 import type { ProfileRow } from './params.js';
 import * as layout from './layout.js';
-import { B_FLAGS, B_PROFILE, FLAG_LIVE, SCALAR_BYTES, V1_LAYOUT, V2_SCALAR_BYTES } from './layout.js';
+import { B_FLAGS, B_PROFILE, FLAG_LIVE, SCALAR_BYTES, V1_LAYOUT, V2_SCALAR_BYTES, V3_SCALAR_BYTES } from './layout.js';
 import type { SeriesState } from './series-state.js';
 
-export const CHECKPOINT_VERSION = 3;
+export const CHECKPOINT_VERSION = 4;
 const V1_SCALAR_BYTES = V1_LAYOUT.scalarBytes;
 const MAGIC = [0x46, 0x53, 0x44, 0x45]; // "FSDE"
 const HEADER_BYTES = 12;
@@ -84,7 +85,7 @@ export function importSlots(table: SeriesState, rows: readonly ProfileRow[], buf
   const version = buf[4];
   if (version < 1 || version > CHECKPOINT_VERSION) throw bad(`version ${version} is not supported (expected 1 to ${CHECKPOINT_VERSION})`);
   const v1 = version === 1;
-  const wantScalars = v1 ? V1_SCALAR_BYTES : version === 2 ? V2_SCALAR_BYTES : SCALAR_BYTES;
+  const wantScalars = v1 ? V1_SCALAR_BYTES : version === 2 ? V2_SCALAR_BYTES : version === 3 ? V3_SCALAR_BYTES : SCALAR_BYTES;
   if ((buf[5] & 1) !== (LITTLE_ENDIAN ? 1 : 0)) throw bad('byte order differs from this machine');
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const scalarBytes = view.getUint16(6, true);
@@ -122,7 +123,7 @@ export function importSlots(table: SeriesState, rows: readonly ProfileRow[], buf
       copyV1(buf, rec, dst);
       dst.set(buf.subarray(rec + V1_SCALAR_BYTES, rec + V1_SCALAR_BYTES + w * 4), SCALAR_BYTES);
     } else {
-      // v2: the same scalars, without the long trend's line (it stays fresh: zero)
+      // v2, v3: the same scalars, without the lines added since (the long trend, the fill run: fresh)
       dst.set(buf.subarray(rec, rec + scalarBytes));
       dst.set(buf.subarray(rec + scalarBytes, rec + scalarBytes + w * 4), SCALAR_BYTES);
       const s0 = rec + scalarBytes + w * 4;

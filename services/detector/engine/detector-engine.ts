@@ -55,6 +55,7 @@ import type { SeriesState as SeriesStateName } from '../../../shared/model/index
 import { exportSlots, importSlots } from './checkpoint.js';
 import { dampedSteps, forecastHolt, holtTimeToThreshold, holtVarianceFactor, type HoltSnapshot } from './forecast.js';
 import * as layout from './layout.js';
+import { fillRunAdd, fillRunCrossing } from './fill-run.js';
 import { longTrendAdd, longTrendBent, longTrendLine, longTrendReset, longTrendSdFactor } from './long-trend.js';
 import { DEFAULT_DETECTOR_PARAMS, MAX_WINDOW, ProfileRow, seasonBucketsOf, validateDetectorParams, type DetectorParams } from './params.js';
 import { MAD_TO_SD, medianMad } from './robust.js';
@@ -584,6 +585,7 @@ export class DetectorEngine implements EngineOutputs {
     f32[b4 + S_DT_AVG] = dtAvg;
 
     // -- bookkeeping and explanation (divisions here feed stores only)
+    if (q.fillRun) fillRunAdd(f64, f32, chunk.u16, b, q.breachDir, lastTs, f64[b + F_LAST_VALUE], tsMs, x);
     f64[b + F_LAST_TS] = tsMs;
     f64[b + F_LAST_VALUE] = x;
     const d2 = num / den;
@@ -607,7 +609,7 @@ export class DetectorEngine implements EngineOutputs {
     this.outSeasonalExpected = seasMean;
 
     if (wrap) this.reanchor(f64, f32, b, b4, W);
-    if (q.hasBreach) this.outBreachEvent = this.breach(f64, f32, chunk.u8, b, b4, q, tsMs, n);
+    if (q.hasBreach) this.outBreachEvent = this.breach(f64, f32, chunk.u8, chunk.u16, b, b4, q, tsMs, n);
     else if (this.outBreachEvent !== 0) this.outBreachEvent = 0;
     if (q.hasSaturation) this.outSaturationEvent = saturation(f64, f32, chunk.u8, b, q, tsMs, x);
     else if (this.outSaturationEvent !== 0) this.outSaturationEvent = 0;
@@ -685,7 +687,7 @@ export class DetectorEngine implements EngineOutputs {
    * breachHold (EVENT_FORECAST_BREACH), active → clearing → none after breachClear
    * (EVENT_BREACH_CLEARED).
    */
-  private breach(f64: Float64Array, f32: Float32Array, u8: Uint8Array, b: number, b4: number, q: ProfileRow, t: number, n: number): number {
+  private breach(f64: Float64Array, f32: Float32Array, u8: Uint8Array, u16: Uint16Array, b: number, b4: number, q: ProfileRow, t: number, n: number): number {
     const b1 = b * 8;
     const st = u8[b1 + B_BREACH];
     if (n < 3) return EVENT_NONE;
@@ -709,6 +711,10 @@ export class DetectorEngine implements EngineOutputs {
       if (seasonal !== null) predicted = seasonal || (holt && !(this.profileRise >= 0.25 * this.profileRange));
     }
     if (q.trendHorizonMs > 0 && this.longTrend(f64, f32, u8, b, b4, b1, q, t, active)) predicted = true;
+    // A fast fill: the current run of steps gets there at its slow edge, within the horizon.
+    const x = f64[b + F_LAST_VALUE];
+    const run = q.fillRun ? fillRunCrossing(f64, f32, u16, b, q.breachDir, t, x, q.breachThreshold, q.breachZ) : NaN;
+    if (run <= horizon) predicted = true;
     // Already at or beyond the threshold the forecast is about: that is saturation, not a forecast.
     if (!active && q.breachDir * (f64[b + F_LAST_VALUE] - q.breachThreshold) >= 0) predicted = false;
     switch (st) {
@@ -727,7 +733,7 @@ export class DetectorEngine implements EngineOutputs {
           f64[b + F_BREACH_SINCE] = NaN;
           return EVENT_NONE;
         }
-        if (t - f64[b + F_BREACH_SINCE] < breachHold(q, level, f64[b + F_H_TREND])) return EVENT_NONE;
+        if (t - f64[b + F_BREACH_SINCE] < breachHold(q, level, f64[b + F_H_TREND], run)) return EVENT_NONE;
         u8[b1 + B_BREACH] = BREACH_ACTIVE;
         f64[b + F_BREACH_SINCE] = NaN;
         return EVENT_FORECAST_BREACH;
@@ -1254,6 +1260,18 @@ export class DetectorEngine implements EngineOutputs {
       out[1] = lt[1];
       out[2] = lt[2];
     }
+    // A fast fill's run speaks first when it gets there sooner (series with a breach threshold).
+    const q = this.rows[u8[b1 + B_PROFILE]];
+    if (q.fillRun) {
+      const { f64: rf, f32: r32, u16: r16, b } = this.locate(slot);
+      const dir = threshold > rf[b + F_LAST_VALUE] ? 1 : -1;
+      const ahead = dir === q.breachDir ? fillRunCrossing(rf, r32, r16, b, dir, last, rf[b + F_LAST_VALUE], threshold, q.forecastZ, lt) : NaN;
+      if (ahead === ahead && !(out[0] <= lt[0])) {
+        out[0] = lt[0];
+        out[1] = lt[1];
+        out[2] = lt[2];
+      }
+    }
   }
 
   private holtSnapshot(slot: number): HoltSnapshot | null {
@@ -1346,10 +1364,10 @@ export class DetectorEngine implements EngineOutputs {
  * quarter of the time the trend needs to get there — a disk that fills in three minutes must
  * not wait five to be announced (the prediction still has to persist over several samples).
  */
-function breachHold(q: ProfileRow, level: number, trendPerS: number): number {
+function breachHold(q: ProfileRow, level: number, trendPerS: number, runAheadMs: number): number {
   const gap = q.breachThreshold - level;
-  if (!(trendPerS * gap > 0)) return q.breachHoldMs;
-  const ttbMs = (gap / trendPerS) * 1000;
+  let ttbMs = trendPerS * gap > 0 ? (gap / trendPerS) * 1000 : Infinity;
+  if (runAheadMs < ttbMs) ttbMs = runAheadMs;
   const quarter = 0.25 * ttbMs;
   return quarter < q.breachHoldMs ? quarter : q.breachHoldMs;
 }

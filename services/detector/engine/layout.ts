@@ -1,5 +1,5 @@
 // Byte layout of one series record in the engine's state chunks (see series-state.ts for why
-// records): 256 bytes of scalars, the ring (window × f32), then the seasonal buckets (per
+// records): 320 bytes of scalars, the ring (window × f32), then the seasonal buckets (per
 // bucket f32 mean and f32 variance; count set by the profiles, 0 when none is seasonal).
 // Everything a normal sample reads or writes sits in the first two cache lines; the third
 // holds what only the state machines touch (episode times, breach timer), the fourth the
@@ -116,14 +116,25 @@ export const F_SAT_SINCE = 23;
 export const S_SAT_CLEAR = 45;
 // ---- line 4 (bytes 192–255): the long trend's f64 fields (LT_F64 of them, long-trend.ts) ----
 export const F_LT = 24;
+// ---- line 5 (bytes 256–319): the fill run of series with a breach threshold (fill-run.ts) ----
+/** f64 index: event time at the start of the current run of steps towards the threshold. */
+export const F_RUN_T0 = 32;
+/** f32 index: Welford mean and sum of squared deviations of the run's steps (units per second). */
+export const S_RUN_MEAN = 68;
+export const S_RUN_M2 = 69;
+/** u16 index (byte 280): steps in the current run (saturating). */
+export const H_RUN_N = 140;
+// (bytes 282–319 spare)
 /** Bytes of scalars before the ring. */
-export const SCALAR_BYTES = 256;
+export const SCALAR_BYTES = 320;
 /** f32 index (within a record) of the first ring value. */
 export const RING_F32 = SCALAR_BYTES / 4;
 export const N_MAX = 65_535;
 
 /** Scalar bytes of version-2 records (everything but the long trend, at the same places). */
 export const V2_SCALAR_BYTES = 192;
+/** Scalar bytes of version-3 records (everything but the fill run, at the same places). */
+export const V3_SCALAR_BYTES = 256;
 /** The version-1 record (128-byte scalars) by field, for reading old checkpoints. */
 export const V1_LAYOUT = {
   scalarBytes: 128,

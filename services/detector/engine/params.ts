@@ -143,6 +143,12 @@ export interface DetectorParams {
   saturationForMs: number;
   /** How long the value must stay back on the safe side before the saturation resolves (ms). */
   saturationClearMs: number;
+  /**
+   * The quantity accumulates (a disk filling, memory leaking): a run of steps towards the breach
+   * threshold predicts the breach from its own rate (fill-run.ts), so a fast fill warns in
+   * time. Off for rates and utilisations, whose runs of steps are noise.
+   */
+  fillRun: boolean;
   /** How far back the long trend's line looks (ms: the weight of a block halves about every 0.7 of it). */
   trendWindowMs: number;
 }
@@ -196,6 +202,7 @@ export const DEFAULT_DETECTOR_PARAMS: Readonly<DetectorParams> = Object.freeze({
   saturationThreshold: null,
   saturationForMs: 300_000,
   saturationClearMs: 120_000,
+  fillRun: false,
 });
 
 export interface ParamProblem {
@@ -315,6 +322,7 @@ export function validateDetectorParams(p: DetectorParams): ParamProblem[] {
     bad('saturationThreshold', `must be a finite number or null (got ${String(p.saturationThreshold)})`);
   }
   nonNegative('saturationForMs');
+  boolean('fillRun');
   nonNegative('saturationClearMs');
   positive('trendWindowMs');
   if (p.trendWindowMs < 2 * p.trendBlockMs) bad('trendWindowMs', `must be at least 2 × trendBlockMs (${2 * p.trendBlockMs} ms)`);
@@ -444,6 +452,8 @@ export class ProfileRow {
   readonly saturationThreshold: number;
   readonly saturationForMs: number;
   readonly saturationClearMs: number;
+  /** Fill run on (breach profiles of accumulating quantities). */
+  readonly fillRun: boolean;
   /** Long trend: horizon (0: off), block, weight per block λ = exp(−block/window). */
   readonly trendHorizonMs: number;
   readonly trendBlockMs: number;
@@ -521,6 +531,7 @@ export class ProfileRow {
     this.saturationThreshold = p.saturationThreshold ?? NaN;
     this.saturationForMs = p.saturationForMs;
     this.saturationClearMs = p.saturationClearMs;
+    this.fillRun = p.fillRun && p.breachThreshold !== null;
     this.trendHorizonMs = this.hasBreach ? p.trendHorizonMs : 0;
     this.trendBlockMs = p.trendBlockMs;
     this.trendLambda = Math.exp(-p.trendBlockMs / p.trendWindowMs);

@@ -206,6 +206,7 @@ export function saturationOverrides(s: Saturation): Partial<DetectorParams> {
     saturationThreshold: s.threshold,
     saturationForMs: s.forMs,
     saturationClearMs: Math.max(60_000, s.forMs / 2),
+    fillRun: s.fills,
   };
   if (s.capacity !== null) {
     o.breachThreshold = s.capacity;
@@ -215,7 +216,7 @@ export function saturationOverrides(s: Saturation): Partial<DetectorParams> {
 }
 
 function saturationKey(kind: MetricKind, s: Saturation): string {
-  return `${kind}|${s.direction}|${s.threshold}|${s.forMs}|${s.capacity}|${s.horizonMs}`;
+  return `${kind}|${s.direction}|${s.threshold}|${s.forMs}|${s.capacity}|${s.horizonMs}|${s.fills}`;
 }
 
 export class ProfileResolver {

@@ -441,8 +441,8 @@ describe('long-horizon breach (long trend)', () => {
 });
 
 describe('checkpoints of the new state', () => {
-  it('carries seasonal buckets, likelihood, breach state and the long trend (version 3)', () => {
-    expect(CHECKPOINT_VERSION).toBe(3);
+  it('carries seasonal buckets, likelihood, breach state, the long trend and the fill run (version 4)', () => {
+    expect(CHECKPOINT_VERSION).toBe(4);
     const p = resolveDetectorParams({ breachThreshold: 150, seasonWeekly: true });
     const a = new DetectorEngine([p]);
     const sa = a.allocSlot();

@@ -23,7 +23,7 @@ function run(values: number[], over: Parameters<typeof saturationOverrides>[0]) 
 }
 
 describe('saturation (catalogue threshold held for its duration)', () => {
-  const cpu = { threshold: 0.9, direction: 'above' as const, forMs: 60_000, capacity: 0.9, horizonMs: 3_600_000 };
+  const cpu = { threshold: 0.9, direction: 'above' as const, forMs: 60_000, capacity: 0.9, horizonMs: 3_600_000, fills: false };
 
   it('pages once after the threshold held `for`, resolves once after it came back for the clear time, from the first sample', () => {
     const values = [...Array(30).fill(0.97), ...Array(30).fill(0.1)];
@@ -41,7 +41,7 @@ describe('saturation (catalogue threshold held for its duration)', () => {
   });
 
   it('saturates below the threshold for a "lower is worse" signal, and does not forecast what already happened', () => {
-    const mem = { threshold: 0.1, direction: 'below' as const, forMs: 30_000, capacity: 0, horizonMs: 3_600_000 };
+    const mem = { threshold: 0.1, direction: 'below' as const, forMs: 30_000, capacity: 0, horizonMs: 3_600_000, fills: false };
     const values = [...Array(40).fill(0.5), ...Array(20).fill(0.05)];
     const { sat } = run(values, mem);
     expect(sat).toEqual([[46, EVENT_SATURATED]]);

@@ -101,11 +101,11 @@ describe('slots', () => {
 
   it('takes ≤ 1 KiB per series with the default window', () => {
     const engine = new DetectorEngine();
-    // 256 B of scalars + 64 × 4 B ring + 2 × 24 seasonal buckets × 8 B
-    expect(engine.bytesPerSeries).toBe(896);
+    // 320 B of scalars + 64 × 4 B ring + 2 × 24 seasonal buckets × 8 B
+    expect(engine.bytesPerSeries).toBe(960);
     expect(engine.bytesPerSeries).toBeLessThanOrEqual(1024);
-    expect(new DetectorEngine([resolveDetectorParams({ seasonal: false })]).bytesPerSeries).toBe(512);
-    expect(new DetectorEngine([resolveDetectorParams({ window: 1024 })]).bytesPerSeries).toBe(4736);
+    expect(new DetectorEngine([resolveDetectorParams({ seasonal: false })]).bytesPerSeries).toBe(576);
+    expect(new DetectorEngine([resolveDetectorParams({ window: 1024 })]).bytesPerSeries).toBe(4800);
   });
 });
 
